@@ -1,0 +1,48 @@
+"""keras_dlm: Keras 3 components for ten deep-learning methods.
+
+Importing ``keras_dlm`` is cheap: it imports Keras (whose backend is chosen
+by ``KERAS_BACKEND``) and nothing optional. Subpackages that need an extra
+(``word2vec``, ``transfer``, ``tuning``) load on first attribute access, and a
+missing extra raises an ``ImportError`` that names the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from keras_dlm._version import __version__
+
+# Submodules loaded on first access, so that ``import keras_dlm`` never pulls
+# in TensorFlow Hub, keras-tuner, gensim or matplotlib.
+_LAZY_SUBMODULES = (
+    "callbacks",
+    "cli",
+    "datasets",
+    "gradcheck",
+    "layers",
+    "schedules",
+    "testing",
+    "transfer",
+    "tuning",
+    "uncertainty",
+    "word2vec",
+)
+
+# Public functions re-exported at the top level: name -> defining module.
+_LAZY_ATTRIBUTES: dict[str, str] = {}
+
+__all__ = ["__version__", *_LAZY_SUBMODULES, *_LAZY_ATTRIBUTES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"keras_dlm.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        module = importlib.import_module(_LAZY_ATTRIBUTES[name])
+        return getattr(module, name)
+    raise AttributeError(f"module 'keras_dlm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,51 @@
+"""Entry point of the ``keras-dlm`` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+from keras_dlm._version import __version__
+
+# Each subcommand lives in its own module, which defines ``add_parser`` and
+# ``run``; the module is imported only when that subcommand is used, so that
+# ``keras-dlm --help`` stays fast and needs no optional extra.
+_SUBCOMMANDS = {
+    "info": ("keras_dlm.cli.info", "print the Keras backend, library versions and devices"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the ``keras-dlm`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="keras-dlm",
+        description=(
+            "Keras 3 components for ten deep-learning methods. The Keras backend "
+            "is chosen by the KERAS_BACKEND environment variable."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"keras-dlm {__version__}"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in _SUBCOMMANDS.items():
+        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
+        subparser.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(subparser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``keras-dlm`` with ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The process exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    return int(module.run(args) or 0)
