@@ -11,7 +11,9 @@ _DIGITS_FILE = "digits.csv.gz"
 _DIGITS_TEST_EVERY = 5
 
 
-def load_digits() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def load_digits() -> tuple[
+    tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
+]:
     """Loads the 8x8 handwritten digits, split into training and test sets.
 
     The 1,797 images are the UCI "Optical Recognition of Handwritten Digits"

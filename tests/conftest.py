@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(config, items):
     del config
     if BACKEND == "tensorflow":
         return
-    skip_tf = pytest.mark.skip(reason=f"needs the TensorFlow backend (active: {BACKEND})")
+    skip_tf = pytest.mark.skip(
+        reason=f"needs the TensorFlow backend (active: {BACKEND})"
+    )
     for item in items:
         if "tf_only" in item.keywords:
             item.add_marker(skip_tf)

@@ -12,7 +12,7 @@ def test_shapes_dtypes_and_range():
     assert x_test.shape == (359, 8, 8, 1)
     assert x_train.dtype == np.float32 and x_test.dtype == np.float32
     assert y_train.shape == (1438,) and y_test.shape == (359,)
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert x_train.min() >= 0.0 and x_train.max() <= 1.0
     assert set(np.unique(y_train)) == set(range(10))
     assert set(np.unique(y_test)) == set(range(10))
 

@@ -12,7 +12,10 @@ from keras_dlm._version import __version__
 # ``run``; the module is imported only when that subcommand is used, so that
 # ``keras-dlm --help`` stays fast and needs no optional extra.
 _SUBCOMMANDS = {
-    "info": ("keras_dlm.cli.info", "print the Keras backend, library versions and devices"),
+    "info": (
+        "keras_dlm.cli.info",
+        "print the Keras backend, library versions and devices",
+    ),
 }
 
 

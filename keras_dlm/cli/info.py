@@ -27,8 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def collect_info() -> dict[str, object]:
     """Returns the backend, library versions and devices as a dictionary."""
-    from keras_dlm import __version__
-    from keras_dlm import _backend
+    from keras_dlm import __version__, _backend
 
     versions = {}
     for distribution in _LIBRARIES:
