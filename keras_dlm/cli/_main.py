@@ -16,6 +16,10 @@ _SUBCOMMANDS = {
         "keras_dlm.cli.info",
         "print the Keras backend, library versions and devices",
     ),
+    "transfer": (
+        "keras_dlm.cli.transfer",
+        "train an image classifier on a TF-Hub backbone",
+    ),
 }
 
 

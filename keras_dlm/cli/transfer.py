@@ -1,0 +1,168 @@
+"""``keras-dlm transfer``: train an image classifier on a TF-Hub backbone."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        sizes = [int(part) for part in parts if part.strip()]
+    except ValueError:
+        sizes = []
+    if len(sizes) == 1:
+        sizes *= 2
+    if len(sizes) != 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a size like 224 or 224x160, got {text!r}"
+        )
+    return sizes[0], sizes[1]
+
+
+def _unfreeze(text: str) -> str | int | float:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected "all", an int or a float, got {text!r}'
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``transfer`` options to ``parser``."""
+    parser.description = (
+        "Train an image classifier on a TF-Hub backbone (TensorFlow backend) from "
+        "a folder holding one sub-folder of images per class. Like tensorflow-hub's "
+        "former make_image_classifier: dropout 0.2, SGD with momentum 0.9, label "
+        "smoothing 0.1, pixels scaled to [0, 1]. Writes the model (.keras) and a "
+        "labels file (one class name a line, in output order) and prints the "
+        "validation accuracy."
+    )
+    parser.add_argument("--backbone", required=True, help="hub URL or module directory")
+    parser.add_argument("--images", required=True, help="folder of class sub-folders")
+    parser.add_argument("--out", required=True, help="where to write the .keras model")
+    parser.add_argument(
+        "--labels-out", help="labels file (default: OUT with suffix .labels.txt)"
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_image_size,
+        default=(224, 224),
+        help="height x width the images are resized to (default 224)",
+    )
+    parser.add_argument(
+        "--color-mode",
+        choices=("rgb", "grayscale"),
+        default="rgb",
+        help="channels the backbone expects (default rgb)",
+    )
+    parser.add_argument("--epochs", type=int, default=5, help="head epochs (default 5)")
+    parser.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=0,
+        help="epochs with the backbone unfrozen after the head epochs (default 0)",
+    )
+    parser.add_argument("--unfreeze", type=_unfreeze, default="all")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=0.005)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--validation-split", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Trains, saves and reports; returns the exit status."""
+    import keras
+
+    from keras_dlm import _backend
+
+    try:
+        _backend.require_backend("tensorflow", feature="keras-dlm transfer")
+    except RuntimeError as error:
+        print(f"keras-dlm transfer: {error}", file=sys.stderr)
+        return 2
+    from keras_dlm.transfer import HubBackbone, build_transfer_model, fine_tune
+
+    if not os.path.isdir(args.images):
+        print(
+            f"keras-dlm transfer: --images {args.images!r} is not a folder",
+            file=sys.stderr,
+        )
+        return 2
+    if not 0.0 <= args.validation_split < 1.0:
+        print(
+            "keras-dlm transfer: --validation-split must be in [0, 1)", file=sys.stderr
+        )
+        return 2
+    keras.utils.set_random_seed(args.seed)
+    options = {
+        "label_mode": "categorical",
+        "color_mode": args.color_mode,
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+    }
+    if args.validation_split > 0:
+        train, validation = keras.utils.image_dataset_from_directory(
+            args.images,
+            validation_split=args.validation_split,
+            subset="both",
+            **options,
+        )
+    else:
+        train = keras.utils.image_dataset_from_directory(args.images, **options)
+        validation = None
+    class_names = list(train.class_names)
+    channels = 1 if args.color_mode == "grayscale" else 3
+
+    try:
+        backbone = HubBackbone(args.backbone, name="backbone")
+    except (ConnectionError, FileNotFoundError, ValueError) as error:
+        print(f"keras-dlm transfer: {error}", file=sys.stderr)
+        return 1
+    model = build_transfer_model(
+        backbone,
+        len(class_names),
+        input_shape=(*args.image_size, channels),
+        dropout=args.dropout,
+        preprocessing=keras.layers.Rescaling(1.0 / 255),
+    )
+    optimizer = keras.optimizers.SGD(args.learning_rate, momentum=args.momentum)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
+    fine_tune(
+        model,
+        train,
+        validation,
+        head_epochs=args.epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+        unfreeze=args.unfreeze,
+        optimizer=optimizer,
+        loss=loss,
+        metrics=["accuracy"],
+        verbose=args.verbose,
+    )
+    model.save(args.out)
+    labels_out = args.labels_out or os.path.splitext(args.out)[0] + ".labels.txt"
+    with open(labels_out, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(class_names) + "\n")
+    print(f"model written to {args.out}")
+    print(f"labels written to {labels_out}")
+    if validation is not None:
+        _, accuracy = model.evaluate(validation, verbose=0)
+        print(f"validation accuracy: {accuracy:.4f}")
+    else:
+        print("validation accuracy: n/a (--validation-split 0)")
+    return 0
