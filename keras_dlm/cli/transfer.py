@@ -72,15 +72,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="epochs with the backbone unfrozen after the head epochs (default 0)",
     )
-    parser.add_argument("--unfreeze", type=_unfreeze, default="all")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=0.005)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--validation-split", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    parser.add_argument(
+        "--unfreeze",
+        type=_unfreeze,
+        default="all",
+        help='part of the backbone to fine-tune: "all", a number of top variables '
+        "or a top fraction such as 0.3 (default all)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="(default 32)")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=0.005,
+        help="SGD learning rate of the head epochs; the fine-tune epochs use 0.1 "
+        "of it (default 0.005)",
+    )
+    parser.add_argument(
+        "--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)"
+    )
+    parser.add_argument(
+        "--label-smoothing", type=float, default=0.1, help="(default 0.1)"
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.2,
+        help="dropout before the classifier (default 0.2)",
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.2,
+        help="fraction of the images held out for validation, 0 for none (default 0.2)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the split and weights (default 0)"
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=2,
+        choices=(0, 1, 2),
+        help="Keras fit verbosity (default 2: one line an epoch)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,8 @@ from keras_dlm.transfer import _deps
 
 _PROBE_TIMEOUT_S = 10.0
 _DOWNLOAD_SOCKET_TIMEOUT_S = 60.0
+# The host TensorFlow's GCS file system talks to for gs:// paths.
+_GCS_PROBE_URL = "https://www.googleapis.com"
 
 
 def is_remote_handle(handle: str) -> bool:
@@ -60,6 +62,17 @@ def _unavailable_message(handle: str, reason: str) -> str:
         "HubBackbone('/path/to/module'), or keep the URL handle and put the "
         f"unpacked files in {cache!r}, the cache folder tensorflow_hub uses for "
         f"this URL ({env_note}; the folder name is the SHA-1 of the handle)."
+    )
+
+
+def _gcs_unavailable_message(handle: str, reason: str) -> str:
+    return (
+        f"Could not reach Google Cloud Storage for the module {handle!r}: "
+        f"{reason}. This machine seems to have no access to it. Copy the module "
+        "on a machine that has, for example\n"
+        f"    gsutil cp -r '{handle}' module\n"
+        "(unpack it if it is a .tar.gz), copy the folder here and pass its path "
+        "as the handle, e.g. HubBackbone('/path/to/module')."
     )
 
 
@@ -111,8 +124,9 @@ def resolve_handle(handle: str, *, probe_timeout: float = _PROBE_TIMEOUT_S) -> s
 
     Raises:
         FileNotFoundError: a local handle that is not a directory.
-        ConnectionError: a URL handle that is not cached and cannot be fetched;
-            the message says how to download it elsewhere.
+        ConnectionError: a URL handle that is not cached and cannot be fetched,
+            or a ``gs://`` handle while Cloud Storage cannot be reached; the
+            message says how to download the module elsewhere.
     """
     if not isinstance(handle, str) or not handle:
         raise TypeError(
@@ -129,6 +143,12 @@ def resolve_handle(handle: str, *, probe_timeout: float = _PROBE_TIMEOUT_S) -> s
             )
         return path
     scheme = urllib.parse.urlparse(handle).scheme
+    if scheme == "gs":
+        # TensorFlow's GCS client retries with back-off (minutes) where the
+        # network silently drops packets, so check the API host first.
+        reason = _probe(_GCS_PROBE_URL, probe_timeout)
+        if reason is not None:
+            raise ConnectionError(_gcs_unavailable_message(handle, reason))
     if scheme not in ("http", "https"):
         return _deps.tensorflow_hub().resolve(handle)
     cached = cache_dir_for(handle)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import pytest
 
 pytestmark = pytest.mark.tf_only
 
+from keras_dlm.callbacks import CliffDecay, StepDecay  # noqa: E402
 from keras_dlm.transfer import (  # noqa: E402
     FineTuneHistory,
     HubBackbone,
@@ -96,6 +99,92 @@ def test_phase_two_learning_rate_is_scaled_on_schedules(make_body):
     # 3 steps per epoch: phase 1 ends at step 3, phase 2 (a fresh optimizer) at 3.
     expected = [0.1 * 0.5 ** (3 / 3), 0.25 * 0.1 * 0.5 ** (3 / 3)]
     np.testing.assert_allclose(history.history["learning_rate"], expected, rtol=1e-5)
+
+
+class _RateAtEachBatch(keras.callbacks.Callback):
+    """Reads the optimizer's rate after every batch: the rate that step used."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates: list[tuple[int, int, float]] = []
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.rates.append((self._epoch, batch, float(rate)))
+
+
+def _step_decay_reference(t):
+    # lr = 0.1 * 0.5 ** floor(t / 2)
+    return 0.1 * 0.5 ** math.floor(t / 2)
+
+
+def _cliff_decay_reference(t):
+    # Cliffs at 1 and 4 (x0.1 each), exponential decay 0.5 per epoch between
+    # them, floored at the next level (0.001, then min_learning_rate = 0).
+    if t < 1:
+        return 0.1
+    if t < 4:
+        return max(0.001, 0.01 * 0.5 ** (t - 1))
+    return 0.001 * 0.5 ** (t - 4)
+
+
+@pytest.mark.parametrize(
+    ("make_callback", "reference", "per_batch"),
+    [
+        (lambda: StepDecay(0.1, drop_every=2, factor=0.5), _step_decay_reference, 0),
+        (
+            lambda: CliffDecay(
+                0.1, cliffs=[1, 4], cliff_factor=0.1, decay_rate=0.5, per_batch=True
+            ),
+            _cliff_decay_reference,
+            1,
+        ),
+    ],
+    ids=["step_decay", "cliff_decay_per_batch"],
+)
+def test_decay_callbacks_continue_across_phases(
+    make_callback, reference, per_batch, make_body
+):
+    x, y = _data()  # 24 images, batch 8: 3 steps per epoch
+    model = build_transfer_model(make_body(5), 3, input_shape=(8, 8, 1))
+    recorder = _RateAtEachBatch()
+    history = fine_tune(
+        model,
+        (x, y),
+        head_epochs=3,
+        fine_tune_epochs=3,
+        fine_tune_lr_factor=0.1,
+        optimizer=keras.optimizers.SGD(1.0),
+        callbacks=[make_callback(), recorder],
+        batch_size=8,
+        verbose=0,
+    )
+    assert history.epoch == [0, 1, 2, 3, 4, 5]
+    # Epochs 3-5 are phase 2: the callback's rate at the continued epoch
+    # count, times fine_tune_lr_factor.
+    expected = [
+        (
+            epoch,
+            batch,
+            reference(epoch + per_batch * batch / 3) * (0.1 if epoch >= 3 else 1.0),
+        )
+        for epoch in range(6)
+        for batch in range(3)
+    ]
+    assert [r[:2] for r in recorder.rates] == [e[:2] for e in expected]
+    np.testing.assert_allclose(
+        [r[2] for r in recorder.rates], [e[2] for e in expected], rtol=1e-5
+    )
+    # The logged rate of each epoch is the one its last batch used.
+    np.testing.assert_allclose(
+        history.history["learning_rate"],
+        [e[2] for e in expected[2::3]],
+        rtol=1e-5,
+    )
 
 
 def test_keras_backbone_unfreeze_top_layers_keeps_batchnorm_frozen(make_body):

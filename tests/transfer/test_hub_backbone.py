@@ -275,6 +275,23 @@ def test_uncached_url_without_network_explains_how_to_download(tmp_path, monkeyp
 
 
 @tf_only
+def test_gcs_handle_without_network_fails_fast(monkeypatch):
+    from keras_dlm.transfer import _resolve
+
+    # Probe a host that never resolves in place of www.googleapis.com, so the
+    # test behaves the same with or without network access.
+    monkeypatch.setattr(_resolve, "_GCS_PROBE_URL", "https://keras-dlm-test.invalid")
+    handle = "gs://keras-dlm-test-bucket/backbone"
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError) as info:
+        HubBackbone(handle)
+    assert time.perf_counter() - start < 30
+    message = str(info.value)
+    assert handle in message and "keras-dlm-test.invalid" in message
+    assert "gsutil cp" in message
+
+
+@tf_only
 def test_url_is_served_from_the_cache(tiny_module, tmp_path, monkeypatch):
     path, body, x = tiny_module
     handle = "https://keras-dlm-test.invalid/models/backbone/1"
