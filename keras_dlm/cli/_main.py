@@ -16,6 +16,7 @@ _SUBCOMMANDS = {
         "keras_dlm.cli.info",
         "print the Keras backend, library versions and devices",
     ),
+    "word2vec": ("keras_dlm.cli.word2vec", "train or query word2vec vectors"),
     "transfer": (
         "keras_dlm.cli.transfer",
         "train an image classifier on a TF-Hub backbone",

@@ -1,0 +1,325 @@
+"""keras_dlm Word2Vec against gensim: throughput, quality, and sparse steps.
+
+Usage::
+
+    python benchmarks/word2vec.py [--quick] [--epochs 5 20] [--modes skipgram cbow]
+        [--backends tensorflow jax torch] [--repeats N]
+
+For each mode and epoch count it trains gensim (workers=2) and keras_dlm on
+the same corpus (gensim's ``head500.noblanks.cor``, 331k tokens) with the
+same settings (dim 100, window 5, negative 5, sample 1e-3, min_count 5),
+each run in its own process, and reports words/s (corpus tokens x epochs /
+wall time, vocabulary building included), wall time, peak RSS, WordSim353
+and SimLex-999 Spearman, and analogy accuracy (questions-words.txt, first
+30,000 words). keras_dlm runs twice: with per-example negatives and with
+negatives shared by runs of 8 consecutive examples. A last table times one
+training step at a 10k and a 1M-word synthetic vocabulary (the sparse-update
+check). Needs the ``bench`` extra (gensim). Writes
+``benchmarks/results/word2vec.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+SETTINGS = {"dim": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
+
+
+def _quality(wv) -> dict[str, float]:
+    from gensim.test.utils import datapath
+
+    result = {}
+    for name, file in (("ws353", "wordsim353.tsv"), ("simlex", "simlex999.txt")):
+        outcome = wv.evaluate_word_pairs(datapath(file))
+        spearman = outcome[1][0] if isinstance(outcome[1], tuple) else outcome.spearman
+        result[name] = float(spearman)
+    score, _ = wv.evaluate_word_analogies(
+        datapath("questions-words.txt"), restrict_vocab=30000
+    )
+    result["analogy"] = float(score)
+    return result
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _worker_gensim(job: dict) -> dict:
+    from gensim.models import Word2Vec as GensimWord2Vec
+    from gensim.models.word2vec import LineSentence
+    from gensim.test.utils import datapath
+
+    path = datapath("head500.noblanks.cor")
+    start = time.perf_counter()
+    model = GensimWord2Vec(
+        LineSentence(path),
+        vector_size=SETTINGS["dim"],
+        window=SETTINGS["window"],
+        negative=SETTINGS["negative"],
+        sample=SETTINGS["sample"],
+        min_count=SETTINGS["min_count"],
+        sg=1 if job["mode"] == "skipgram" else 0,
+        epochs=job["epochs"],
+        workers=2,
+        seed=job["seed"],
+    )
+    wall = time.perf_counter() - start
+    tokens = model.corpus_total_words
+    return {
+        "wall_s": wall,
+        "words_per_s": tokens * job["epochs"] / wall,
+        "peak_rss_mib": _peak_rss_mib(),
+        **_quality(model.wv),
+    }
+
+
+def _worker_keras(job: dict) -> dict:
+    import keras
+    from gensim.test.utils import datapath
+
+    from keras_dlm.word2vec import Vocabulary, Word2Vec
+
+    path = datapath("head500.noblanks.cor")
+    start = time.perf_counter()
+    vocab = Vocabulary.build(
+        path, min_count=SETTINGS["min_count"], sample=SETTINGS["sample"]
+    )
+    model = Word2Vec(
+        vocab,
+        embedding_dim=SETTINGS["dim"],
+        mode=job["mode"],
+        window=SETTINGS["window"],
+        negative=SETTINGS["negative"],
+        shared_negatives=job["shared"],
+        seed=job["seed"],
+    )
+    dataset = model.make_dataset(
+        path, batch_size=job["batch_size"], epochs=job["epochs"]
+    )
+    model.compile()
+    model.fit(dataset, epochs=job["epochs"], verbose=0)
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall,
+        "words_per_s": vocab.total_words * job["epochs"] / wall,
+        "peak_rss_mib": _peak_rss_mib(),
+        "backend": keras.backend.backend(),
+        **_quality(model.wv),
+    }
+
+
+def _worker_sparse(job: dict) -> dict:
+    import keras
+    import numpy as np
+
+    from keras_dlm.word2vec import Vocabulary, Word2Vec
+
+    size = job["vocab_size"]
+    counts = np.maximum(5, (1e7 / np.arange(1, size + 1)).astype(np.int64))
+    vocab = Vocabulary([f"w{i}" for i in range(size)], counts, sample=None)
+    model = Word2Vec(
+        vocab,
+        embedding_dim=100,
+        window=5,
+        negative=5,
+        shared_negatives=job["shared"],
+        seed=0,
+    )
+    rng = np.random.default_rng(0)
+    batch_size = 4096
+    noise = vocab.noise_distribution()
+    shape = (batch_size // job["shared"], 5) if job["shared"] else (batch_size, 5)
+    batches = [
+        {
+            "inputs": rng.choice(size, batch_size, p=noise).astype("int32"),
+            "targets": rng.choice(size, batch_size, p=noise).astype("int32"),
+            "negatives": rng.choice(size, shape, p=noise).astype("int32"),
+            "progress": np.zeros(batch_size, "float32"),
+        }
+        for _ in range(8)
+    ]
+
+    class Fixed(keras.utils.PyDataset):
+        def __init__(self, steps):
+            super().__init__()
+            self.steps = steps
+
+        def __len__(self):
+            return self.steps
+
+        def __getitem__(self, index):
+            return (batches[index % len(batches)],)
+
+    model.compile()
+    model.fit(Fixed(10), epochs=1, verbose=0)  # compile / warm up
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        model.fit(Fixed(40), epochs=1, verbose=0)
+        times.append((time.perf_counter() - start) / 40)
+    return {
+        "step_ms": 1000 * statistics.median(times),
+        "backend": keras.backend.backend(),
+    }
+
+
+def _run(job: dict, backend: str | None = None) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    completed = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"job {job} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _median_runs(job: dict, repeats: int, backend: str | None = None) -> dict:
+    runs = [_run(dict(job, seed=job["seed"] + r), backend) for r in range(repeats)]
+    keys = [key for key, value in runs[0].items() if isinstance(value, float | int)]
+    result = {key: statistics.median(run[key] for run in runs) for key in keys}
+    result["repeats"] = repeats
+    return result
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="5 epochs, TensorFlow only"
+    )
+    parser.add_argument("--epochs", type=int, nargs="+", default=[5, 20])
+    parser.add_argument("--modes", nargs="+", default=["skipgram", "cbow"])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
+    parser.add_argument(
+        "--shared",
+        type=int,
+        nargs="+",
+        default=[0, 8],
+        help="shared_negatives values to run (0: per example)",
+    )
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--skip-sparse", action="store_true")
+    parser.add_argument("--json", default=str(_HERE / "results" / "word2vec.json"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        job = json.loads(args.worker)
+        worker = {
+            "gensim": _worker_gensim,
+            "keras": _worker_keras,
+            "sparse": _worker_sparse,
+        }
+        print(json.dumps(worker[job["kind"]](job)))
+        return 0
+    if args.quick:
+        args.epochs, args.backends = [5], ["tensorflow"]
+
+    rows = []
+    header = f"{'mode':9} {'ep':>3} {'who':24} {'words/s':>9} {'ratio':>6} {'wall s':>7} {'RSS MiB':>8} {'WS353':>6} {'SimLex':>6} {'analogy':>7}"
+    print(header)
+    for mode in args.modes:
+        for epochs in args.epochs:
+            base = {"mode": mode, "epochs": epochs, "seed": 1}
+            gensim = _median_runs(dict(base, kind="gensim"), args.repeats)
+            entries = [("gensim workers=2", gensim)]
+            for backend in args.backends:
+                for shared in args.shared:
+                    job = dict(
+                        base,
+                        kind="keras",
+                        shared=shared or None,
+                        batch_size=args.batch_size,
+                    )
+                    label = f"keras_dlm {backend} " + (
+                        f"shared{shared}" if shared else "per-ex"
+                    )
+                    entries.append((label, _median_runs(job, args.repeats, backend)))
+            for label, result in entries:
+                ratio = result["words_per_s"] / gensim["words_per_s"]
+                print(
+                    f"{mode:9} {epochs:3d} {label:24} {result['words_per_s']:9,.0f} {ratio:6.2f} "
+                    f"{result['wall_s']:7.1f} {result['peak_rss_mib']:8.0f} {result['ws353']:6.3f} "
+                    f"{result['simlex']:6.3f} {result['analogy']:7.3f}",
+                    flush=True,
+                )
+                rows.append(
+                    {
+                        "mode": mode,
+                        "epochs": epochs,
+                        "who": label,
+                        "ratio_to_gensim": ratio,
+                        **result,
+                    }
+                )
+
+    sparse_rows = []
+    if not args.skip_sparse:
+        print(
+            f"\n{'backend':11} {'negatives':10} {'10k ms':>8} {'1M ms':>8} {'1M/10k':>7}"
+        )
+        for backend in args.backends:
+            for shared in args.shared:
+                small = _run(
+                    {"kind": "sparse", "vocab_size": 10_000, "shared": shared or None},
+                    backend,
+                )
+                large = _run(
+                    {
+                        "kind": "sparse",
+                        "vocab_size": 1_000_000,
+                        "shared": shared or None,
+                    },
+                    backend,
+                )
+                ratio = large["step_ms"] / small["step_ms"]
+                label = f"shared{shared}" if shared else "per-ex"
+                print(
+                    f"{backend:11} {label:10} {small['step_ms']:8.1f} {large['step_ms']:8.1f} {ratio:7.2f}",
+                    flush=True,
+                )
+                sparse_rows.append(
+                    {
+                        "backend": backend,
+                        "negatives": label,
+                        "step_ms_10k": small["step_ms"],
+                        "step_ms_1m": large["step_ms"],
+                        "ratio": ratio,
+                    }
+                )
+
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.json, "w", encoding="utf-8") as handle:
+        json.dump(
+            {
+                "date": time.strftime("%Y-%m-%d"),
+                "machine": platform.platform(),
+                "cpus": os.cpu_count(),
+                "settings": SETTINGS,
+                "batch_size": args.batch_size,
+                "runs": rows,
+                "sparse_steps": sparse_rows,
+            },
+            handle,
+            indent=2,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

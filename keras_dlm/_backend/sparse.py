@@ -1,0 +1,131 @@
+"""Row-wise (sparse) variable updates for hand-written train steps, per backend.
+
+A model whose gradients touch only a few rows of a large table (embedding
+tables, word vectors) should not pay for a dense update of the whole table.
+Keras 3 has no backend-neutral sparse assignment, so this module provides
+one, plus the glue that lets a single backend-neutral ``step(data) -> logs``
+function act as ``Model.train_step`` on every backend:
+
+- TensorFlow: ``tf.Variable.scatter_add`` with ``tf.IndexedSlices`` (one
+  ``ResourceScatterAdd`` op, duplicates summed);
+- JAX: the step runs inside ``keras.StatelessScope`` with the state that
+  Keras's JAX trainer passes in; ``value.at[indices].add(updates)`` is turned
+  into an in-place update by XLA because Keras donates the state buffers;
+- PyTorch: ``Tensor.index_add_`` on the parameter under ``torch.no_grad()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from keras_dlm._backend import backend_name
+
+
+def gather_rows(variable: keras.Variable, indices: Any) -> Any:
+    """Reads rows ``indices`` of a 2-D variable without reading the whole table.
+
+    On TensorFlow, ``keras.ops.take`` on a variable first reads the full
+    table (``ReadVariableOp``), and a later in-place ``scatter_add`` then
+    has to copy it; ``tf.gather`` on the resource variable reads only the
+    rows (``ResourceGather``).
+    """
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.gather(variable.value, indices)
+    return keras.ops.take(variable, indices, axis=0)
+
+
+def scatter_add(variable: keras.Variable, indices: Any, updates: Any) -> None:
+    """Adds ``updates[i]`` to row ``indices[i]`` of ``variable``, in place.
+
+    Rows named several times receive the sum of their updates. Must be called
+    from a step run by `run_sparse_train_step` (or eagerly on TensorFlow and
+    PyTorch).
+
+    Args:
+        variable: a 2-D Keras variable.
+        indices: 1-D integer tensor of row indices.
+        updates: tensor of shape ``(len(indices), variable.shape[1])``.
+    """
+    name = backend_name()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        variable.value.scatter_add(
+            tf.IndexedSlices(tf.cast(updates, variable.dtype), indices)
+        )
+    elif name == "jax":
+        variable.assign(
+            variable.value.at[indices].add(updates.astype(variable.value.dtype))
+        )
+    elif name == "torch":
+        import torch
+
+        with torch.no_grad():
+            parameter = variable.value
+            parameter.index_add_(
+                0, indices.to(torch.int64), updates.to(parameter.dtype)
+            )
+    else:
+        raise NotImplementedError(
+            f"Sparse updates are not implemented for the {name!r} backend; "
+            "supported: tensorflow, jax, torch."
+        )
+
+
+def run_sparse_train_step(
+    model: keras.Model, step: Callable[[Any], dict[str, Any]], *args: Any
+) -> Any:
+    """Runs ``step(data)`` as ``model.train_step`` on the active backend.
+
+    ``step`` reads variables, updates them with `scatter_add` or
+    ``variable.assign``/``assign_add`` and returns the logs. On JAX, Keras
+    calls ``train_step(state, data)`` and expects ``(logs, new_state)``; the
+    step then runs inside a ``keras.StatelessScope`` holding ``state``, and
+    the new state is read back from the scope. On TensorFlow and PyTorch,
+    Keras calls ``train_step(data)`` and the variables are updated in place.
+
+    Args:
+        model: the compiled model whose ``train_step`` this is.
+        step: the backend-neutral step.
+        *args: the arguments Keras passed to ``train_step``.
+
+    Returns:
+        What Keras expects ``train_step`` to return on this backend.
+    """
+    name = backend_name()
+    if name == "jax":
+        state, data = args
+        references = (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+            model.metrics_variables,
+        )
+        mapping = [
+            (reference, value)
+            for group, values in zip(references, state, strict=True)
+            for reference, value in zip(group, values, strict=True)
+        ]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = step(data)
+        new_state = []
+        for group, values in zip(references, state, strict=True):
+            new_values = []
+            for reference, value in zip(group, values, strict=True):
+                current = scope.get_current_value(reference)
+                new_values.append(value if current is None else current)
+            new_state.append(new_values)
+        return logs, tuple(new_state)
+    if name == "torch":
+        import torch
+
+        # Keras's torch variables require grad; reading them under no_grad
+        # keeps PyTorch from recording an autograd graph nobody uses.
+        with torch.no_grad():
+            return step(args[0])
+    return step(args[0])

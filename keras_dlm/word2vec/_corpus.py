@@ -1,0 +1,92 @@
+"""Reading corpora: iterables of token lists or UTF-8 text files."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+# Bytes that are not valid UTF-8 are decoded to lone surrogates
+# (errors="surrogateescape"), which makes them countable before they are
+# replaced by U+FFFD, the character errors="replace" would have given.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+class _ReadStats:
+    """What one pass over a corpus saw."""
+
+    def __init__(self) -> None:
+        self.sentences = 0
+        self.tokens = 0
+        self.replaced_bytes = 0
+        self.bytes_read = 0
+
+
+def _is_path(corpus: Any) -> bool:
+    return isinstance(corpus, str | os.PathLike)
+
+
+def _open_binary(path: str | os.PathLike):
+    name = os.fspath(path)
+    if name.endswith(".gz"):
+        return gzip.open(name, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(name, "rb")
+    return open(name, "rb")
+
+
+def _iter_file(path: str | os.PathLike, stats: _ReadStats) -> Iterator[list[str]]:
+    with _open_binary(path) as handle:
+        for raw in handle:
+            stats.bytes_read += len(raw)
+            text = raw.decode("utf-8", "surrogateescape")
+            if not text.isascii():
+                text, replaced = _ESCAPED_BYTE.subn("\ufffd", text)
+                stats.replaced_bytes += replaced
+            tokens = text.split()
+            stats.sentences += 1
+            stats.tokens += len(tokens)
+            yield tokens
+
+
+def _iter_sentences(
+    corpus: Any, stats: _ReadStats | None = None
+) -> Iterator[list[str]]:
+    """Yields the sentences of ``corpus`` as lists of tokens."""
+    stats = _ReadStats() if stats is None else stats
+    if _is_path(corpus):
+        yield from _iter_file(corpus, stats)
+        return
+    if not isinstance(corpus, Iterable):
+        raise TypeError(
+            "corpus must be a path to a text file or an iterable of token "
+            f"lists; received an object of type {type(corpus).__name__}."
+        )
+    for sentence in corpus:
+        if isinstance(sentence, str | bytes):
+            raise TypeError(
+                "corpus must yield sentences as lists of tokens, but it "
+                f"yielded the string {sentence[:40]!r}; split it into tokens "
+                "first (or pass a path to a text file)."
+            )
+        tokens = list(sentence)
+        stats.sentences += 1
+        stats.tokens += len(tokens)
+        yield tokens
+
+
+def _check_reiterable(corpus: Any, argument: str = "corpus") -> None:
+    if _is_path(corpus):
+        if not os.path.exists(corpus):
+            raise FileNotFoundError(f"{argument}: no such file {os.fspath(corpus)!r}")
+        return
+    if isinstance(corpus, Iterator):
+        raise TypeError(
+            f"{argument} must be re-iterable because it is read once per "
+            "epoch, but received a one-shot iterator "
+            f"({type(corpus).__name__}); pass a list of token lists, a path "
+            "to a text file, or an object whose __iter__ restarts."
+        )

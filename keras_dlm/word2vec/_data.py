@@ -1,0 +1,280 @@
+"""Vectorized, streaming generation of Word2Vec training batches."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_dlm.word2vec._corpus import _check_reiterable, _iter_sentences
+from keras_dlm.word2vec._vocabulary import Vocabulary
+
+# Corpus tokens turned into training examples at a time: large enough for
+# NumPy to amortize its call overhead, small enough to stream any corpus.
+_CHUNK_TOKENS = 1 << 18
+
+
+def _window_contexts(
+    ids: np.ndarray, sentence: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contexts of every position under a reduced random window.
+
+    Each centre position draws its effective half-window ``b`` uniformly from
+    ``1..window`` (gensim's and the C tool's "reduced window"); the context
+    is the positions at distance ``1..b`` on either side, within the same
+    sentence.
+
+    Returns:
+        ``contexts`` (n, 2 * window) word indices, columns ordered by offset
+        ``-window..-1, 1..window``, and ``valid`` (n, 2 * window) bool.
+    """
+    n = len(ids)
+    half = rng.integers(1, window + 1, size=n)
+    contexts = np.zeros((n, 2 * window), dtype=np.int32)
+    valid = np.zeros((n, 2 * window), dtype=bool)
+    for distance in range(1, window + 1):
+        if distance >= n:
+            break
+        within = half >= distance
+        same = sentence[distance:] == sentence[:-distance]
+        # Context on the left: position i - distance.
+        column = window - distance
+        valid[distance:, column] = within[distance:] & same
+        contexts[distance:, column] = ids[:-distance]
+        # Context on the right: position i + distance.
+        column = window + distance - 1
+        valid[:-distance, column] = within[:-distance] & same
+        contexts[:-distance, column] = ids[distance:]
+    return contexts, valid
+
+
+class _BatchStream:
+    """An endless stream of training batches, one corpus pass after another.
+
+    Each pass re-reads the corpus (so it may be larger than memory), applies
+    subsampling with fresh random draws, draws fresh reduced windows, and
+    turns a chunk of ``_CHUNK_TOKENS`` tokens at a time into examples with
+    NumPy. Negatives are drawn for each batch as it is handed out.
+    """
+
+    def __init__(
+        self,
+        corpus: Any,
+        vocabulary: Vocabulary,
+        *,
+        mode: str,
+        window: int,
+        negative: int,
+        shared_negatives: int | None,
+        ns_exponent: float,
+        batch_size: int,
+        epochs: int,
+        seed: int | None,
+        chunk_tokens: int = _CHUNK_TOKENS,
+    ) -> None:
+        self.corpus = corpus
+        self.vocabulary = vocabulary
+        self.mode = mode
+        self.window = window
+        self.negative = negative
+        self.shared_negatives = shared_negatives
+        self.batch_size = batch_size
+        self.chunk_tokens = chunk_tokens
+        self.rng = np.random.default_rng(seed)
+        self.keep = vocabulary.keep_probabilities.astype(np.float32)
+        self.subsample = bool(vocabulary.sample)
+        cumulative = np.cumsum(vocabulary.noise_distribution(ns_exponent))
+        self.cumulative = cumulative / cumulative[-1]
+        self.planned_tokens = max(1, vocabulary.total_words * epochs)
+        self.tokens_seen = 0
+        self.examples_per_kept_token: float | None = None
+        self._batches = self._generate()
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        return next(self._batches)
+
+    def _chunks(self) -> Iterator[list[list[str]]]:
+        while True:
+            sentences: list[list[str]] = []
+            tokens = 0
+            produced = False
+            for sentence in _iter_sentences(self.corpus):
+                sentences.append(sentence)
+                tokens += len(sentence)
+                if tokens >= self.chunk_tokens:
+                    produced = True
+                    yield sentences
+                    sentences, tokens = [], 0
+            if sentences:
+                produced = True
+                yield sentences
+            if not produced:
+                raise ValueError("The corpus is empty: it yielded no sentences.")
+
+    def _examples(self, sentences: list[list[str]]) -> dict[str, np.ndarray]:
+        ids = self.vocabulary.encode(itertools.chain.from_iterable(sentences))
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        sentence = np.repeat(np.arange(len(sentences), dtype=np.int32), lengths)
+        raw_tokens = len(ids)
+        keep = ids >= 0
+        if self.subsample:
+            keep &= (
+                self.rng.random(raw_tokens, dtype=np.float32)
+                < self.keep[np.maximum(ids, 0)]
+            )
+        ids, sentence = ids[keep], sentence[keep]
+        contexts, valid = _window_contexts(ids, sentence, self.window, self.rng)
+        if self.mode == "skipgram":
+            # Pairs in corpus order, grouped by centre word as gensim trains
+            # them; the context word's input vector predicts the centre word.
+            rows, columns = np.nonzero(valid)
+            examples = {
+                "inputs": contexts[rows, columns],
+                "targets": ids[rows],
+            }
+        else:
+            rows = np.flatnonzero(valid.any(axis=1))
+            mask = valid[rows]
+            examples = {
+                "inputs": np.where(mask, contexts[rows], 0).astype(np.int32),
+                "targets": ids[rows],
+                "context_mask": mask.astype(np.float32),
+            }
+        if len(ids) and self.examples_per_kept_token is None:
+            self.examples_per_kept_token = len(rows) / len(ids)
+        # Training progress (gensim's: corpus tokens seen / tokens planned)
+        # of each example, interpolated within the chunk.
+        fraction = rows / max(len(ids), 1)
+        examples["progress"] = (
+            (self.tokens_seen + fraction * raw_tokens) / self.planned_tokens
+        ).astype(np.float32)
+        self.tokens_seen += raw_tokens
+        return examples
+
+    def first_chunk(self) -> dict[str, np.ndarray]:
+        """Generates (and keeps) the first chunk, to calibrate the epoch size."""
+        if not hasattr(self, "_pending"):
+            self._pending = self._examples(next(self._chunk_iterator()))
+        return self._pending
+
+    def _chunk_iterator(self) -> Iterator[list[list[str]]]:
+        if not hasattr(self, "_chunk_source"):
+            self._chunk_source = self._chunks()
+        return self._chunk_source
+
+    def _draw_negatives(self, shape: tuple[int, ...]) -> np.ndarray:
+        draws = self.rng.random(shape)
+        negatives = np.searchsorted(self.cumulative, draws, side="right")
+        return np.minimum(negatives, len(self.cumulative) - 1).astype(np.int32)
+
+    def _generate(self) -> Iterator[dict[str, np.ndarray]]:
+        size = self.batch_size
+        buffer: dict[str, np.ndarray] | None = self.first_chunk()
+        chunks = self._chunk_iterator()
+        start = 0
+        while True:
+            available = len(buffer["targets"]) - start
+            if available < size:
+                new = self._examples(next(chunks))
+                buffer = {
+                    key: np.concatenate([value[start:], new[key]])
+                    for key, value in buffer.items()
+                }
+                start = 0
+                continue
+            batch = {key: value[start : start + size] for key, value in buffer.items()}
+            start += size
+            if self.shared_negatives:
+                batch["negatives"] = self._draw_negatives(
+                    (size // self.shared_negatives, self.negative)
+                )
+            else:
+                batch["negatives"] = self._draw_negatives((size, self.negative))
+            yield batch
+
+
+class Word2VecDataset(keras.utils.PyDataset):
+    """Training batches for `Word2Vec.fit`, made by `Word2Vec.make_dataset`.
+
+    An endless stream of corpus passes cut into ``len(dataset)`` batches per
+    Keras epoch; the epoch length is the expected number of batches in one
+    corpus pass (estimated from the vocabulary counts and the first chunk),
+    so Keras epochs match corpus passes on average. Each batch is a dict
+    with ``inputs`` (context word, or the ``(batch, 2 * window)`` context of
+    CBOW with ``context_mask``), ``targets`` (centre word), ``negatives``
+    and ``progress`` (the fraction of the planned training done).
+    """
+
+    def __init__(self, stream: _BatchStream, num_batches: int) -> None:
+        super().__init__()
+        self._stream = stream
+        self._num_batches = int(num_batches)
+
+    @property
+    def num_batches(self) -> int:
+        return self._num_batches
+
+    def __len__(self) -> int:
+        return self._num_batches
+
+    def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray]]:
+        # The stream hands out its next batch whatever the index (so fit's
+        # shuffle=True changes nothing). On TensorFlow, Keras reads two
+        # batches once to learn their shapes; those two are not trained on.
+        del index
+        return (next(self._stream),)
+
+
+def _make_dataset(
+    corpus: Any,
+    vocabulary: Vocabulary,
+    *,
+    mode: str,
+    window: int,
+    negative: int,
+    shared_negatives: int | None,
+    ns_exponent: float,
+    batch_size: int,
+    epochs: int,
+    seed: int | None,
+) -> Word2VecDataset:
+    _check_reiterable(corpus)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(
+            f"batch_size must be a positive integer; received {batch_size!r}."
+        )
+    if shared_negatives and batch_size % shared_negatives:
+        raise ValueError(
+            f"batch_size must be a multiple of shared_negatives={shared_negatives}; "
+            f"received batch_size={batch_size}."
+        )
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer; received {epochs!r}.")
+    stream = _BatchStream(
+        corpus,
+        vocabulary,
+        mode=mode,
+        window=window,
+        negative=negative,
+        shared_negatives=shared_negatives,
+        ns_exponent=ns_exponent,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
+    )
+    stream.first_chunk()
+    if not stream.examples_per_kept_token:
+        raise ValueError(
+            "The corpus gives no training examples: no two vocabulary words "
+            "share a sentence. Lower min_count or use a larger corpus."
+        )
+    kept = float(np.sum(vocabulary.counts * vocabulary.keep_probabilities))
+    expected = kept * stream.examples_per_kept_token
+    return Word2VecDataset(stream, max(1, math.ceil(expected / batch_size)))

@@ -1,0 +1,429 @@
+"""Word2Vec (skip-gram and CBOW with negative sampling) as a keras.Model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_dlm._backend import sparse as _sparse
+from keras_dlm.word2vec._data import Word2VecDataset, _make_dataset
+from keras_dlm.word2vec._vectors import WordVectors
+from keras_dlm.word2vec._vocabulary import Vocabulary
+
+_MODES = ("skipgram", "cbow")
+# Like gensim and the C tool, skip the update of a (word, target) pair whose
+# score is already saturated: |x . y| >= 6 gives sigmoid within 0.25% of 0/1.
+_MAX_EXP = 6.0
+
+
+@keras.saving.register_keras_serializable(package="keras_dlm")
+class Word2Vec(keras.Model):
+    """Skip-gram or CBOW word vectors with negative sampling, trained by `fit`.
+
+    The model holds two tables of shape ``(len(vocabulary), embedding_dim)``:
+    the input vectors (the word vectors, ``model.wv``) and the output vectors
+    used by negative sampling. ``train_step`` computes the negative-sampling
+    gradients in closed form and adds them only to the rows a batch touches
+    (TensorFlow ``scatter_add``, JAX ``.at[].add``, PyTorch ``index_add_``),
+    so a step costs the same at a 10k or a 1M vocabulary.
+
+    Training follows gensim: skip-gram lets each context word's input vector
+    predict the centre word; CBOW predicts the centre word from the mean
+    (``cbow_mean=True``) or sum of its context vectors and adds the full
+    error to every context vector (divided by the context size when
+    summing). Subsampling, reduced windows and negatives are drawn afresh
+    each pass (see `make_dataset`). The default optimizer (``compile()``
+    without arguments) is plain SGD whose learning rate falls linearly from
+    ``alpha=0.025`` to ``min_alpha=0.0001`` over the training planned in
+    `make_dataset`, as in gensim.
+
+    Args:
+        vocabulary: a `Vocabulary`.
+        embedding_dim: size of the word vectors.
+        mode: ``"skipgram"`` or ``"cbow"``.
+        window: maximum half-width of the context window.
+        negative: noise words per positive example.
+        ns_exponent: exponent of the noise distribution ``count ** ns_exponent``.
+        cbow_mean: average (True) or sum (False) the CBOW context vectors.
+        shared_negatives: ``None`` draws ``negative`` noise words for each
+            example; an integer ``k`` lets each run of ``k`` consecutive
+            examples share one draw of ``negative`` noise words (as Intel's
+            HogBatch shares them over a window): batched matrix products
+            instead of per-example gathers. The batch size must be a
+            multiple of ``k``.
+        seed: seeds the initial vectors and the batch generator.
+        **kwargs: passed to `keras.Model` (e.g. ``name``).
+
+    Call arguments:
+        inputs: integer tensor of word indices; the call returns their
+            input (word) vectors, of shape ``inputs.shape + (embedding_dim,)``.
+
+    Example:
+
+    ```python
+    corpus = [["king", "queen", "royal"], ["cat", "dog", "pet"]] * 50
+    vocab = Vocabulary.build(corpus, min_count=1, sample=None)
+    model = Word2Vec(vocab, embedding_dim=8, window=2, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=64, epochs=2)
+    model.compile()
+    model.fit(dataset, epochs=2, verbose=0)
+    print(model.wv.most_similar("king", topn=2))
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary: Vocabulary | dict[str, Any],
+        *,
+        embedding_dim: int = 100,
+        mode: str = "skipgram",
+        window: int = 5,
+        negative: int = 5,
+        ns_exponent: float = 0.75,
+        cbow_mean: bool = True,
+        shared_negatives: int | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(vocabulary, dict):
+            vocabulary = Vocabulary.from_config(vocabulary)
+        if not isinstance(vocabulary, Vocabulary):
+            raise TypeError(
+                "vocabulary must be a keras_dlm.word2vec.Vocabulary; received "
+                f"{type(vocabulary).__name__}."
+            )
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}; received {mode!r}.")
+        for name, value in (
+            ("embedding_dim", embedding_dim),
+            ("window", window),
+            ("negative", negative),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(
+                    f"{name} must be a positive integer; received {value!r}."
+                )
+        if shared_negatives is not None and (
+            not isinstance(shared_negatives, int) or shared_negatives < 1
+        ):
+            raise ValueError(
+                "shared_negatives must be None or a positive integer; received "
+                f"{shared_negatives!r}."
+            )
+        self.vocabulary = vocabulary
+        self.embedding_dim = embedding_dim
+        self.mode = mode
+        self.window = window
+        self.negative = negative
+        self.ns_exponent = float(ns_exponent)
+        self.cbow_mean = bool(cbow_mean)
+        self.shared_negatives = shared_negatives
+        self.seed = seed
+        self._decay: tuple[float, float] | None = None
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.build()
+
+    def build(self, input_shape: Any = None) -> None:
+        del input_shape
+        size = (len(self.vocabulary), self.embedding_dim)
+        bound = 0.5 / self.embedding_dim
+        # gensim's initialization: small uniform input vectors, zero outputs.
+        self.input_embeddings = self.add_weight(
+            shape=size,
+            initializer=keras.initializers.RandomUniform(-bound, bound, seed=self.seed),
+            name="input_embeddings",
+        )
+        self.output_embeddings = self.add_weight(
+            shape=size, initializer="zeros", name="output_embeddings"
+        )
+        self.built = True
+
+    def call(self, inputs: Any) -> Any:
+        """Looks up word vectors.
+
+        Args:
+            inputs: integer tensor of word indices.
+
+        Returns:
+            The input (word) vectors, of shape ``inputs.shape + (embedding_dim,)``.
+        """
+        return ops.take(self.input_embeddings, ops.cast(inputs, "int32"), axis=0)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape, self.embedding_dim)
+
+    # ------------------------------------------------------------------ data
+
+    def make_dataset(
+        self,
+        corpus: Any,
+        *,
+        batch_size: int = 2048,
+        epochs: int = 5,
+        seed: int | None = None,
+    ) -> Word2VecDataset:
+        """Streams training batches from ``corpus`` for `fit`.
+
+        Every corpus pass subsamples frequent words afresh (keep probability
+        from `Vocabulary.keep_probabilities`), draws each centre word's
+        effective half-window uniformly from ``1..window``, and turns the
+        text into examples with NumPy, a chunk at a time, so the corpus may
+        be larger than memory. Each batch gets freshly drawn negatives.
+
+        Args:
+            corpus: a path to a UTF-8 text file or a re-iterable of token
+                lists (the same corpus the vocabulary was built from).
+            batch_size: examples per step (skip-gram pairs or CBOW windows).
+            epochs: the number of passes you will give to `fit`; the default
+                learning rate decays to ``min_alpha`` over this many passes.
+            seed: seeds subsampling, windows and negatives (default: the
+                model's seed).
+
+        Returns:
+            A `Word2VecDataset` (a ``keras.utils.PyDataset``).
+        """
+        return _make_dataset(
+            corpus,
+            self.vocabulary,
+            mode=self.mode,
+            window=self.window,
+            negative=self.negative,
+            shared_negatives=self.shared_negatives,
+            ns_exponent=self.ns_exponent,
+            batch_size=batch_size,
+            epochs=epochs,
+            seed=self.seed if seed is None else seed,
+        )
+
+    # ------------------------------------------------------------- training
+
+    def compile(
+        self,
+        optimizer: Any = None,
+        *,
+        alpha: float = 0.025,
+        min_alpha: float = 0.0001,
+        **kwargs: Any,
+    ) -> None:
+        """Configures training; the negative-sampling loss is built in.
+
+        Args:
+            optimizer: ``None`` (default) for SGD whose learning rate decays
+                linearly from ``alpha`` to ``min_alpha`` with the training
+                progress carried by each batch (gensim's schedule), or a
+                ``keras.optimizers.SGD`` without momentum (its learning rate
+                or schedule is used as is). Other optimizers would need dense
+                slot updates and are refused.
+            alpha: initial learning rate of the default schedule.
+            min_alpha: final learning rate of the default schedule.
+            **kwargs: passed to `keras.Model.compile` (``jit_compile``,
+                ``steps_per_execution``, ``run_eagerly``); ``loss`` and
+                ``metrics`` are not accepted.
+        """
+        for key in ("loss", "metrics", "loss_weights", "weighted_metrics"):
+            if kwargs.get(key) is not None:
+                raise ValueError(
+                    f"Word2Vec.compile does not take {key}: the negative-sampling "
+                    f"loss is built in. Received {key}={kwargs[key]!r}."
+                )
+            kwargs.pop(key, None)
+        if optimizer is None:
+            if not 0 <= min_alpha <= alpha:
+                raise ValueError(
+                    f"Expected 0 <= min_alpha <= alpha; received alpha={alpha}, "
+                    f"min_alpha={min_alpha}."
+                )
+            optimizer = keras.optimizers.SGD(learning_rate=alpha)
+            self._decay = (float(alpha), float(min_alpha))
+        else:
+            optimizer = keras.optimizers.get(optimizer)
+            if (
+                not isinstance(optimizer, keras.optimizers.SGD)
+                or optimizer.momentum
+                or optimizer.nesterov
+            ):
+                raise ValueError(
+                    "Word2Vec updates only the embedding rows a batch touches, "
+                    "which plain SGD allows; optimizer must be None (gensim's "
+                    "decaying SGD) or keras.optimizers.SGD without momentum. "
+                    f"Received {optimizer!r}."
+                )
+            self._decay = None
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def get_compile_config(self) -> dict[str, Any]:
+        config = super().get_compile_config()
+        if config and self._decay is not None:
+            config = dict(config)
+            config["optimizer"] = None
+            config["alpha"], config["min_alpha"] = self._decay
+        return config
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        config = dict(config)
+        optimizer = config.pop("optimizer", None)
+        if optimizer is not None:
+            optimizer = keras.optimizers.deserialize(optimizer)
+        keep = (
+            "alpha",
+            "min_alpha",
+            "jit_compile",
+            "steps_per_execution",
+            "run_eagerly",
+        )
+        self.compile(optimizer, **{key: config[key] for key in keep if key in config})
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, *args: Any) -> Any:
+        return _sparse.run_sparse_train_step(self, self._sparse_step, *args)
+
+    def _learning_rate(self, progress: Any) -> Any:
+        if self._decay is None:
+            return ops.cast(self.optimizer.learning_rate, "float32")
+        alpha, min_alpha = self._decay
+        fraction = ops.clip(ops.cast(progress[0], "float32"), 0.0, 1.0)
+        rate = alpha - (alpha - min_alpha) * fraction
+        self.optimizer.learning_rate = rate
+        return rate
+
+    def _sparse_step(self, data: Any) -> dict[str, Any]:
+        batch = data[0] if isinstance(data, tuple | list) else data
+        rate = self._learning_rate(batch["progress"])
+        self.optimizer.iterations.assign_add(1)
+        targets = ops.cast(batch["targets"], "int32")
+        negatives = ops.cast(batch["negatives"], "int32")
+        inputs = ops.cast(batch["inputs"], "int32")
+        if self.mode == "skipgram":
+            hidden = _sparse.gather_rows(self.input_embeddings, inputs)
+        else:
+            mask = ops.cast(batch["context_mask"], "float32")
+            context = _sparse.gather_rows(self.input_embeddings, inputs)
+            hidden = ops.sum(context * mask[:, :, None], axis=1)
+            count = ops.sum(mask, axis=1, keepdims=True)
+            if self.cbow_mean:
+                hidden = hidden / count
+        error, loss = self._output_update(hidden, targets, negatives, rate)
+        if self.mode == "skipgram":
+            _sparse.scatter_add(self.input_embeddings, inputs, error)
+        else:
+            if not self.cbow_mean:
+                error = error / count
+            updates = error[:, None, :] * mask[:, :, None]
+            _sparse.scatter_add(
+                self.input_embeddings,
+                ops.reshape(inputs, (-1,)),
+                ops.reshape(updates, (-1, self.embedding_dim)),
+            )
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result(), "learning_rate": rate}
+
+    def _output_update(
+        self, hidden: Any, targets: Any, negatives: Any, rate: Any
+    ) -> tuple[Any, Any]:
+        """Updates the output vectors; returns the error for ``hidden`` and the loss."""
+        table = self.output_embeddings
+        if self.shared_negatives:
+            # HogBatch-style: each group of `shared_negatives` consecutive
+            # examples (mostly one centre word's window) shares one draw of
+            # `negative` noise words, which turns the noise part into
+            # batched matrix products and gathers fewer rows.
+            group = self.shared_negatives
+            dim = self.embedding_dim
+            grouped = ops.reshape(hidden, (-1, group, dim))
+            noise = _sparse.gather_rows(table, negatives)  # (groups, negative, dim)
+            positive = _sparse.gather_rows(table, targets)
+            positive_score = ops.sum(hidden * positive, axis=-1)
+            noise_score = ops.matmul(grouped, ops.transpose(noise, (0, 2, 1)))
+            grouped_targets = ops.reshape(targets, (-1, group, 1))
+            # Noise words equal to the target are skipped, as in gensim.
+            noise_weight = ops.cast(
+                ops.not_equal(negatives[:, None, :], grouped_targets), "float32"
+            )
+            positive_gradient = self._gradient(1.0, positive_score) * rate
+            noise_gradient = self._gradient(0.0, noise_score) * noise_weight * rate
+            error = positive_gradient[:, None] * positive + ops.reshape(
+                ops.matmul(noise_gradient, noise), (-1, dim)
+            )
+            noise_update = ops.matmul(ops.transpose(noise_gradient, (0, 2, 1)), grouped)
+            _sparse.scatter_add(
+                table,
+                ops.concatenate([targets, ops.reshape(negatives, (-1,))]),
+                ops.concatenate(
+                    [
+                        positive_gradient[:, None] * hidden,
+                        ops.reshape(noise_update, (-1, dim)),
+                    ]
+                ),
+            )
+            loss = -ops.log_sigmoid(positive_score) - ops.reshape(
+                ops.sum(noise_weight * ops.log_sigmoid(-noise_score), axis=-1), (-1,)
+            )
+            return error, ops.mean(loss)
+        words = ops.concatenate([targets[:, None], negatives], axis=1)
+        rows = _sparse.gather_rows(table, words)  # (batch, 1 + negative, dim)
+        scores = ops.squeeze(ops.matmul(rows, hidden[:, :, None]), axis=-1)
+        labels = ops.concatenate(
+            [ops.ones_like(scores[:, :1]), ops.zeros_like(scores[:, 1:])], axis=1
+        )
+        weight = ops.concatenate(
+            [
+                ops.ones_like(scores[:, :1]),
+                ops.cast(ops.not_equal(negatives, targets[:, None]), "float32"),
+            ],
+            axis=1,
+        )
+        gradient = self._gradient(labels, scores) * weight * rate
+        error = ops.squeeze(ops.matmul(gradient[:, None, :], rows), axis=1)
+        _sparse.scatter_add(
+            table,
+            ops.reshape(words, (-1,)),
+            ops.reshape(
+                gradient[:, :, None] * hidden[:, None, :], (-1, self.embedding_dim)
+            ),
+        )
+        signs = 2.0 * labels - 1.0
+        loss = -ops.sum(weight * ops.log_sigmoid(signs * scores), axis=-1)
+        return error, ops.mean(loss)
+
+    @staticmethod
+    def _gradient(label: Any, score: Any) -> Any:
+        unsaturated = ops.cast(ops.less(ops.abs(score), _MAX_EXP), "float32")
+        return (label - ops.sigmoid(score)) * unsaturated
+
+    # ------------------------------------------------------------ results
+
+    @property
+    def wv(self) -> WordVectors:
+        """The trained word (input) vectors as `WordVectors` (a copy)."""
+        vectors = np.asarray(ops.convert_to_numpy(self.input_embeddings), np.float32)
+        return WordVectors(
+            self.vocabulary.words, vectors, counts=self.vocabulary.counts
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": self.vocabulary.get_config(),
+                "embedding_dim": self.embedding_dim,
+                "mode": self.mode,
+                "window": self.window,
+                "negative": self.negative,
+                "ns_exponent": self.ns_exponent,
+                "cbow_mean": self.cbow_mean,
+                "shared_negatives": self.shared_negatives,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Word2Vec:
+        config = dict(config)
+        vocabulary = Vocabulary.from_config(config.pop("vocabulary"))
+        return cls(vocabulary, **config)

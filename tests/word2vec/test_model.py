@@ -1,0 +1,267 @@
+"""Word2Vec training: sparse train_step against NumPy equations, planted
+clusters in both modes, gensim's Lee-corpus check, saving and compiling."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dlm.word2vec import Vocabulary, Word2Vec
+
+CLUSTERS = [[f"c{group}w{member}" for member in range(8)] for group in range(6)]
+
+
+def _cluster_corpus(sentences: int = 1500, seed: int = 0):
+    """Sentences drawn from one planted cluster each, plus shared filler."""
+    rng = np.random.default_rng(seed)
+    corpus = []
+    for _ in range(sentences):
+        words = list(rng.choice(CLUSTERS[rng.integers(len(CLUSTERS))], 8))
+        words.insert(int(rng.integers(9)), "the")
+        corpus.append(words)
+    return corpus
+
+
+def _cluster_recall(wv) -> float:
+    hits = 0
+    for cluster in CLUSTERS:
+        for word in cluster:
+            neighbours = [other for other, _ in wv.most_similar(word, topn=7)]
+            hits += sum(other in cluster for other in neighbours)
+    return hits / (len(CLUSTERS) * 8 * 7)
+
+
+@pytest.mark.parametrize(
+    ("mode", "shared"),
+    [("skipgram", None), ("cbow", None), ("skipgram", 8), ("cbow", 8)],
+)
+def test_planted_clusters_are_recovered(mode, shared):
+    corpus = _cluster_corpus()
+    vocab = Vocabulary.build(corpus, min_count=1, sample=1e-2)
+    model = Word2Vec(
+        vocab, embedding_dim=16, mode=mode, window=3, shared_negatives=shared, seed=1
+    )
+    dataset = model.make_dataset(corpus, batch_size=512, epochs=4)
+    model.compile()
+    history = model.fit(dataset, epochs=4, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.8 * losses[0]
+    assert _cluster_recall(model.wv) > 0.9
+
+
+class _OneBatch(keras.utils.PyDataset):
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        return (self.batch,)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _reference_step(w_in, w_out, batch, *, mode, negative, shared, cbow_mean, rate):
+    """One negative-sampling SGD step written directly from the equations."""
+    w_in, w_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    new_in, new_out = w_in.copy(), w_out.copy()
+    targets, inputs = batch["targets"], batch["inputs"]
+    negatives = batch["negatives"]
+    if shared:
+        negatives = np.repeat(negatives, shared, axis=0)
+    for example, target in enumerate(targets):
+        if mode == "skipgram":
+            used = [inputs[example]]
+            hidden = w_in[inputs[example]]
+        else:
+            used = inputs[example][batch["context_mask"][example] > 0]
+            hidden = w_in[used].sum(axis=0)
+            if cbow_mean:
+                hidden = hidden / len(used)
+        error = np.zeros_like(hidden)
+        for position, word in enumerate([target, *negatives[example]]):
+            label = 1.0 if position == 0 else 0.0
+            if position > 0 and word == target:
+                continue  # gensim skips a noise word equal to the target
+            score = hidden @ w_out[word]
+            if abs(score) >= 6:
+                continue  # saturated, as in gensim / the C tool
+            gradient = (label - _sigmoid(score)) * rate
+            error += gradient * w_out[word]
+            new_out[word] += gradient * hidden
+        if mode == "cbow" and not cbow_mean:
+            error = error / len(used)
+        for word in used:
+            new_in[word] += error
+    return new_in, new_out
+
+
+@pytest.mark.parametrize(
+    ("mode", "shared", "cbow_mean"),
+    [
+        ("skipgram", None, True),
+        ("skipgram", 4, True),
+        ("cbow", None, True),
+        ("cbow", None, False),
+        ("cbow", 4, True),
+    ],
+)
+def test_train_step_matches_numpy_equations(mode, shared, cbow_mean):
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(40)]
+    corpus = [list(rng.choice(words, 12)) for _ in range(40)]
+    vocab = Vocabulary.build(corpus, min_count=1, sample=None)
+    model = Word2Vec(
+        vocab,
+        embedding_dim=6,
+        mode=mode,
+        window=2,
+        negative=3,
+        shared_negatives=shared,
+        cbow_mean=cbow_mean,
+        seed=0,
+    )
+    model.input_embeddings.assign(rng.normal(0, 0.8, (len(vocab), 6)).astype("float32"))
+    model.output_embeddings.assign(
+        rng.normal(0, 0.8, (len(vocab), 6)).astype("float32")
+    )
+    w_in = keras.ops.convert_to_numpy(model.input_embeddings)
+    w_out = keras.ops.convert_to_numpy(model.output_embeddings)
+    batch = model.make_dataset(corpus, batch_size=32, epochs=3)[0][0]
+    model.compile(alpha=0.05, min_alpha=0.001)
+    logs = model.fit(_OneBatch(batch), epochs=1, verbose=0).history
+    rate = 0.05 - (0.05 - 0.001) * batch["progress"][0]
+    expected_in, expected_out = _reference_step(
+        w_in,
+        w_out,
+        batch,
+        mode=mode,
+        negative=3,
+        shared=shared,
+        cbow_mean=cbow_mean,
+        rate=rate,
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.input_embeddings), expected_in, atol=2e-5
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.output_embeddings), expected_out, atol=2e-5
+    )
+    assert logs["learning_rate"][0] == pytest.approx(rate, rel=1e-5)
+    # Sparse: rows the batch did not touch are bit-for-bit unchanged.
+    touched = (
+        set(np.ravel(batch["inputs"]))
+        if mode == "skipgram"
+        else set(np.ravel(batch["inputs"][batch["context_mask"] > 0]))
+    )
+    untouched = sorted(set(range(len(vocab))) - touched)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model.input_embeddings)[untouched], w_in[untouched]
+    )
+
+
+def test_learning_rate_decays_linearly_to_min_alpha():
+    corpus = _cluster_corpus(sentences=400)
+    vocab = Vocabulary.build(corpus, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=8, window=2, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=64, epochs=3)
+    model.compile()
+    seen = []
+    callback = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(float(logs["learning_rate"]))
+    )
+    model.fit(dataset, epochs=3, verbose=0, callbacks=[callback])
+    assert seen[0] == pytest.approx(0.025, abs=2e-3)
+    assert seen[-1] == pytest.approx(0.0001, abs=2e-3)
+    assert np.all(np.array(seen) >= 0.0001 - 1e-9)
+    assert np.all(np.diff(seen) <= 1e-9)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 3 * len(
+        dataset
+    )
+
+
+def test_user_sgd_learning_rate_is_used():
+    corpus = _cluster_corpus(sentences=100)
+    vocab = Vocabulary.build(corpus, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=8, window=2, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=128, epochs=1)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    before = keras.ops.convert_to_numpy(model.input_embeddings)
+    model.fit(dataset, epochs=1, verbose=0)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model.input_embeddings), before
+    )
+
+
+def test_compile_refuses_dense_optimizers_and_losses():
+    vocab = Vocabulary.build([["a", "b"]] * 3, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=4, window=1)
+    with pytest.raises(ValueError, match="SGD without momentum"):
+        model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="SGD without momentum"):
+        model.compile(optimizer=keras.optimizers.SGD(momentum=0.9))
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(loss="mse")
+
+
+def test_invalid_arguments_are_named():
+    vocab = Vocabulary.build([["a", "b"]] * 3, min_count=1)
+    with pytest.raises(ValueError, match="mode"):
+        Word2Vec(vocab, mode="glove")
+    with pytest.raises(ValueError, match="window"):
+        Word2Vec(vocab, window=0)
+    with pytest.raises(TypeError, match="Vocabulary"):
+        Word2Vec(["a", "b"])
+
+
+def test_save_and_load_keep_vectors_vocabulary_and_schedule(tmp_path):
+    corpus = _cluster_corpus(sentences=200)
+    vocab = Vocabulary.build(corpus, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=8, mode="cbow", window=2, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=128, epochs=2)
+    model.compile(alpha=0.05, min_alpha=0.001)
+    model.fit(dataset, epochs=1, verbose=0)
+    path = tmp_path / "w2v.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, Word2Vec)
+    assert loaded.vocabulary.words == vocab.words
+    np.testing.assert_array_equal(loaded.vocabulary.counts, vocab.counts)
+    assert loaded.mode == "cbow" and loaded.window == 2
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.output_embeddings),
+        keras.ops.convert_to_numpy(model.output_embeddings),
+    )
+    assert loaded._decay == (0.05, 0.001)
+    # Training goes on after loading.
+    loaded.fit(
+        loaded.make_dataset(corpus, batch_size=128, epochs=1), epochs=1, verbose=0
+    )
+    assert not np.array_equal(loaded.wv.vectors, model.wv.vectors)
+
+
+def test_call_returns_input_vectors():
+    vocab = Vocabulary.build([["a", "b", "c"]] * 3, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=4, window=1, seed=0)
+    out = keras.ops.convert_to_numpy(model(np.array([[2, 0]])))
+    np.testing.assert_array_equal(out[0], model.wv.vectors[[2, 0]])
+
+
+def test_lee_corpus_attacks_near_bombings():
+    """gensim's own sanity check: 'bombings' in the top 50 of 'attacks'."""
+    utils = pytest.importorskip("gensim.test.utils")
+    path = utils.datapath("lee_background.cor")
+    vocab = Vocabulary.build(path, min_count=5)
+    # gensim's test_sg_neg settings (window 4, negative 15, 10 epochs).
+    model = Word2Vec(vocab, window=4, negative=15, shared_negatives=8, seed=42)
+    dataset = model.make_dataset(path, batch_size=4096, epochs=10)
+    model.compile()
+    model.fit(dataset, epochs=10, verbose=0)
+    neighbours = [word for word, _ in model.wv.most_similar("attacks", topn=None)]
+    assert neighbours.index("bombings") < 50
