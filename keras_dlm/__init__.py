@@ -30,7 +30,11 @@ _LAZY_SUBMODULES = (
 )
 
 # Public functions re-exported at the top level: name -> defining module.
-_LAZY_ATTRIBUTES: dict[str, str] = {}
+_LAZY_ATTRIBUTES: dict[str, str] = {
+    "check_gradients": "keras_dlm.gradcheck",
+    "lr_find": "keras_dlm.lr_finder",
+    "plot_schedule": "keras_dlm.plotting",
+}
 
 __all__ = ["__version__", *_LAZY_SUBMODULES, *_LAZY_ATTRIBUTES]
 

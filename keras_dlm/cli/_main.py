@@ -16,6 +16,8 @@ _SUBCOMMANDS = {
         "keras_dlm.cli.info",
         "print the Keras backend, library versions and devices",
     ),
+    "lr-find": ("keras_dlm.cli.lr_find", "learning-rate range test on the digits CNN"),
+    "tune": ("keras_dlm.cli.tune", "hyperparameter search with keras-tuner"),
     "word2vec": ("keras_dlm.cli.word2vec", "train or query word2vec vectors"),
     "transfer": (
         "keras_dlm.cli.transfer",

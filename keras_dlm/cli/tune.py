@@ -1,0 +1,390 @@
+"""``keras-dlm tune``: hyperparameter search on the digits (or your own) data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import warnings
+from typing import Any
+
+_DATASETS_HELP = (
+    "'digits' (embedded 8x8 digits), 'sequences' (synthetic remember-the-first-"
+    "symbol task) or a .npz file with x_train, y_train and optionally x_test, "
+    "y_test, x_val, y_val (integer labels)"
+)
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``tune`` options to ``parser``."""
+    parser.add_argument("--dataset", default="digits", help=_DATASETS_HELP)
+    parser.add_argument(
+        "--model",
+        default="cnn",
+        choices=("cnn", "mlp", "lstm", "transfer"),
+        help="built-in model family (default: cnn); 'transfer' needs --backbone "
+        "and the TensorFlow backend",
+    )
+    parser.add_argument(
+        "--backbone",
+        metavar="HANDLE",
+        default=None,
+        help="TF-Hub handle or SavedModel folder of the 'transfer' model's "
+        "frozen backbone (its input: one example of the data set)",
+    )
+    parser.add_argument(
+        "--tuner",
+        default="bayesian",
+        choices=("bayesian", "random", "hyperband", "grid"),
+        help="keras-tuner algorithm (default: bayesian)",
+    )
+    parser.add_argument(
+        "--max-trials", type=int, default=10, help="number of trials (default: 10)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="epochs per trial (default: 10)"
+    )
+    parser.add_argument(
+        "--directory",
+        default="runs/tune",
+        help="keras-tuner's working folder (default: runs/tune)",
+    )
+    parser.add_argument(
+        "--project-name",
+        default=None,
+        help="project folder inside --directory (default: MODEL-DATASET)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=None,
+        help="where the result files go (default: the project folder)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the search in --directory/--project-name instead of "
+        "starting afresh",
+    )
+    parser.add_argument(
+        "--schedules",
+        default="none,step,cliff",
+        help="comma-separated learning-rate schedules to try (default: none,step,cliff)",
+    )
+    parser.add_argument(
+        "--optimizers",
+        default="sgd,adam",
+        help="comma-separated optimizers to try: sgd, adam, rmsprop, adamw "
+        "(default: sgd,adam)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--tensorboard",
+        metavar="LOGDIR",
+        default=None,
+        help="write TensorBoard logs with HParams, one folder per trial "
+        "(TensorFlow backend)",
+    )
+    parser.add_argument(
+        "--distributed",
+        choices=("chief", "worker"),
+        default=None,
+        help="distributed search: the chief serves the oracle (and writes the "
+        "results), workers run trials; all share --directory",
+    )
+    parser.add_argument(
+        "--oracle",
+        metavar="HOST:PORT",
+        default="127.0.0.1:8000",
+        help="address of the chief's oracle (default: 127.0.0.1:8000). The chief "
+        "listens there WITHOUT authentication: keep it on a trusted network",
+    )
+    parser.add_argument(
+        "--tuner-id",
+        default=None,
+        help="this process's KERASTUNER_TUNER_ID (default: 'chief' for the chief, "
+        "'worker-HOST-PID' for a worker, else the environment's or 'tuner0')",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=("mirrored",),
+        default=None,
+        help="train each trial under tf.distribute.MirroredStrategy (TensorFlow "
+        "backend)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only failed trials and the table"
+    )
+
+
+def _split_list(text: str, option: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    if not items:
+        raise ValueError(f"{option} needs at least one value; received {text!r}.")
+    return items
+
+
+def parse_oracle(address: str) -> tuple[str, int]:
+    """Splits ``HOST:PORT`` (or a bare ``PORT``, meaning 127.0.0.1) into host and port."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 < number < 65536:
+        raise ValueError(
+            f"--oracle must be HOST:PORT with a port in 1..65535; received {address!r}."
+        )
+    return host, number
+
+
+def configure_distributed(args: argparse.Namespace) -> str | None:
+    """Sets keras-tuner's KERASTUNER_* variables for ``--distributed``; returns the tuner id."""
+    if args.distributed is None:
+        if args.tuner_id:
+            os.environ["KERASTUNER_TUNER_ID"] = args.tuner_id
+        return os.environ.get("KERASTUNER_TUNER_ID")
+    host, port = parse_oracle(args.oracle)
+    if args.distributed == "chief":
+        tuner_id = args.tuner_id or "chief"
+        if "chief" not in tuner_id:
+            raise ValueError(
+                f"--tuner-id of a chief must contain 'chief'; received {tuner_id!r}."
+            )
+        if host not in _LOOPBACK:
+            print(
+                f"warning: the chief's oracle listens on {host}:{port} without "
+                "authentication or encryption; anyone who can reach it can read "
+                "and change the search.",
+                file=sys.stderr,
+            )
+    else:
+        tuner_id = args.tuner_id or f"worker-{socket.gethostname()}-{os.getpid()}"
+        if "chief" in tuner_id:
+            raise ValueError(
+                f"--tuner-id of a worker must not contain 'chief'; received {tuner_id!r}."
+            )
+    os.environ["KERASTUNER_ORACLE_IP"] = host
+    os.environ["KERASTUNER_ORACLE_PORT"] = str(port)
+    os.environ["KERASTUNER_TUNER_ID"] = tuner_id
+    return tuner_id
+
+
+def load_data(dataset: str, *, seed: int = 0) -> dict[str, Any]:
+    """Loads ``--dataset``: train, optional validation and test arrays."""
+    import numpy as np
+
+    if dataset == "digits":
+        from keras_dlm.datasets import load_digits
+
+        (x_train, y_train), (x_test, y_test) = load_digits()
+        return {"train": (x_train, y_train), "val": None, "test": (x_test, y_test)}
+    if dataset == "sequences":
+        from keras_dlm.tuning import make_sequence_task
+
+        x, y = make_sequence_task(2000, seed=seed)
+        return {
+            "train": (x[:1600], y[:1600]),
+            "val": None,
+            "test": (x[1600:], y[1600:]),
+        }
+    if not dataset.endswith(".npz"):
+        raise ValueError(f"--dataset must be {_DATASETS_HELP}; received {dataset!r}.")
+    if not os.path.isfile(dataset):
+        raise ValueError(f"--dataset file {dataset!r} does not exist.")
+    with np.load(dataset) as data:
+        keys = set(data.files)
+        if not {"x_train", "y_train"} <= keys:
+            raise ValueError(
+                f"--dataset file {dataset!r} must hold x_train and y_train; it holds "
+                f"{sorted(keys)}."
+            )
+        parts = {}
+        for part in ("train", "val", "test"):
+            if f"x_{part}" in keys and f"y_{part}" in keys:
+                parts[part] = (data[f"x_{part}"], data[f"y_{part}"].astype("int32"))
+            else:
+                parts[part] = None
+    return parts
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the search and writes best_hyperparameters.json, trials.csv, trials.png, best_model.keras."""
+    try:
+        tuner_id = configure_distributed(args)
+        schedules = _split_list(args.schedules, "--schedules")
+        optimizers = _split_list(args.optimizers, "--optimizers")
+        for option, value in (
+            ("--max-trials", args.max_trials),
+            ("--epochs", args.epochs),
+        ):
+            if value < 1:
+                raise ValueError(
+                    f"{option} must be a positive integer; received {value}."
+                )
+        data = load_data(args.dataset, seed=args.seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    import keras
+    import numpy as np
+
+    from keras_dlm import _backend
+    from keras_dlm._backend import tuning as backend_tuning
+    from keras_dlm.tuning import (
+        SearchSpace,
+        TunableModel,
+        check_resume,
+        model_family,
+        search,
+    )
+
+    x_train, y_train = data["train"]
+    num_classes = int(np.max(y_train)) + 1
+    callbacks = []
+    strategy = None
+    try:
+        if args.tensorboard:
+            callbacks.append(backend_tuning.tensorboard_callback(args.tensorboard))
+        if args.strategy == "mirrored":
+            strategy = backend_tuning.mirrored_strategy()
+        space = SearchSpace(schedules=schedules, optimizers=optimizers)
+        build_fn = model_family(
+            args.model,
+            input_shape=x_train.shape[1:],
+            num_classes=num_classes,
+            backbone=args.backbone,
+        )
+    except (RuntimeError, ValueError, TypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    keras.utils.set_random_seed(args.seed)
+    dataset_name = os.path.splitext(os.path.basename(args.dataset))[0]
+    project_name = args.project_name or f"{args.model}-{dataset_name}"
+    output_dir = args.output_dir or os.path.join(args.directory, project_name)
+    role = f" ({args.distributed} {tuner_id})" if args.distributed else ""
+    print(
+        f"keras-dlm tune{role}: {args.model} on {args.dataset} ({len(x_train)} training "
+        f"examples, {num_classes} classes), {args.tuner} tuner, {args.max_trials} "
+        f"trials x {args.epochs} epochs, backend {_backend.backend_name()}",
+        flush=True,
+    )
+    overwrite = not args.resume
+    if args.distributed == "worker":
+        # Only the chief may reset the shared project: a worker that deleted
+        # it would destroy the trials of the others.
+        overwrite = False
+    elif args.resume:
+        message = check_resume(args.directory, project_name)
+        if message is not None:
+            print(f"warning: --resume: {message}", file=sys.stderr, flush=True)
+            if os.path.isdir(os.path.join(args.directory, project_name)):
+                # keras-tuner would start from trial 0 in the same folder and
+                # overwrite the trials that --resume was meant to keep.
+                print(
+                    "error: not resuming, to keep the existing trials; drop "
+                    "--resume (or use another --project-name) to start afresh.",
+                    file=sys.stderr,
+                )
+                return 2
+    if args.distributed == "chief":
+        if overwrite:
+            # Reset the shared project before any worker is told to start.
+            shutil.rmtree(
+                os.path.join(args.directory, project_name), ignore_errors=True
+            )
+            overwrite = False
+        print(
+            f"chief: serving the oracle on {os.environ['KERASTUNER_ORACLE_IP']}:"
+            f"{os.environ['KERASTUNER_ORACLE_PORT']} (no authentication); start the "
+            f"workers with --distributed worker and --directory {args.directory}",
+            flush=True,
+        )
+
+    hypermodel = TunableModel(
+        build_fn, space, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # search() warns about a missing state file (printed above with
+        # --resume) and about failed trials (listed in the table below).
+        warnings.filterwarnings(
+            "ignore", message=".*state file.*", category=UserWarning
+        )
+        warnings.filterwarnings("ignore", message=".*trials did not complete.*")
+        result = search(
+            hypermodel,
+            x_train,
+            y_train,
+            validation_data=data["val"],
+            tuner=args.tuner,
+            max_trials=args.max_trials,
+            epochs=args.epochs,
+            directory=args.directory,
+            project_name=project_name,
+            overwrite=overwrite,
+            seed=args.seed,
+            callbacks=callbacks,
+            distribution_strategy=strategy,
+            verbose=0 if args.quiet else 1,
+        )
+    elapsed = time.perf_counter() - start
+
+    if args.distributed == "worker":
+        print(f"worker {tuner_id} ran {len(result.trials)} trials in {elapsed:.1f} s:")
+        print(result.table())
+        print("The chief writes the results.")
+        return 0 if not result.failed_trials else 1
+
+    print()
+    print(result.table())
+    print(f"search time: {elapsed:.1f} s")
+    if result.best_trial is None:
+        print("error: no trial completed; no result files written.", file=sys.stderr)
+        return 1
+    os.makedirs(output_dir, exist_ok=True)
+    paths = {
+        name: os.path.join(output_dir, name)
+        for name in (
+            "best_hyperparameters.json",
+            "trials.csv",
+            "trials.png",
+            "best_model.keras",
+        )
+    }
+    with open(paths["best_hyperparameters.json"], "w", encoding="utf-8") as handle:
+        json.dump(result.best_hyperparameters, handle, indent=2)
+        handle.write("\n")
+    result.to_csv(paths["trials.csv"])
+    try:
+        result.plot(paths["trials.png"])
+    except ImportError as error:
+        # The other files are still worth having; say plainly what is missing.
+        print(f"warning: trials.png not written: {error}", file=sys.stderr)
+        del paths["trials.png"]
+    model = result.best_model()
+    model.save(paths["best_model.keras"])
+    if data["test"] is not None:
+        x_test, y_test = data["test"]
+        scores = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
+        print(
+            f"best model (trial {result.best_trial.trial_id}): test accuracy "
+            f"{scores['accuracy']:.4f} on {len(x_test)} test examples"
+        )
+    for path in paths.values():
+        print(f"wrote {path}")
+    if result.failed_trials:
+        print(
+            f"error: {len(result.failed_trials)} of {len(result.trials)} trials failed "
+            "(see the table above).",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,44 @@
+"""Hyperparameter search with keras-tuner (extra ``tuner``).
+
+Searches dropout rates, optimizers, learning rates and learning-rate decay
+schedules for models built from keras_dlm parts:
+
+- :class:`SearchSpace`: the ranges;
+- :class:`TunableModel`: a ``keras_tuner.HyperModel`` around a ``build_fn``;
+- :func:`search`: runs the search and returns a :class:`SearchResult`;
+- :func:`model_family`: the built-in models of ``keras-dlm tune``.
+
+Importing this package imports keras-tuner; a missing keras-tuner raises an
+ImportError that names the extra to install.
+"""
+
+from __future__ import annotations
+
+from keras_dlm.tuning._families import MODEL_FAMILIES, make_sequence_task, model_family
+from keras_dlm.tuning._hypermodel import TunableModel, make_optimizer
+from keras_dlm.tuning._search import (
+    TUNERS,
+    SearchResult,
+    TrialRecord,
+    check_resume,
+    search,
+    state_file,
+)
+from keras_dlm.tuning._space import OPTIMIZERS, SCHEDULES, SearchSpace
+
+__all__ = [
+    "MODEL_FAMILIES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TUNERS",
+    "SearchResult",
+    "SearchSpace",
+    "TrialRecord",
+    "TunableModel",
+    "check_resume",
+    "make_optimizer",
+    "make_sequence_task",
+    "model_family",
+    "search",
+    "state_file",
+]

@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dlm.cli import main
+from keras_dlm.cli.tune import configure_distributed, parse_oracle
+from keras_dlm.datasets import load_digits
+from keras_dlm.tuning import SearchSpace
+
+BACKEND = keras.backend.backend()
+_KT_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """Undoes the KERASTUNER_* variables that the CLI sets in this process."""
+    for name in _KT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    (x, y), (x_test, y_test) = load_digits()
+    path = tmp_path / "tiny.npz"
+    np.savez(
+        path, x_train=x[:160], y_train=y[:160], x_test=x_test[:60], y_test=y_test[:60]
+    )
+    return str(path)
+
+
+def _tune(tmp_path, tiny_npz, *extra):
+    return [
+        "tune", "--dataset", tiny_npz, "--model", "mlp", "--tuner", "random",
+        "--max-trials", "2", "--epochs", "1", "--directory", str(tmp_path / "runs"),
+        "--seed", "1", *extra,
+    ]  # fmt: skip
+
+
+def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clean_env):
+    assert main(_tune(tmp_path, tiny_npz)) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"\[tuner0\] trial \d+\s+COMPLETED", out)) == 2
+    project = tmp_path / "runs" / "mlp-tiny"
+    files = {name: project / name for name in (
+        "best_hyperparameters.json", "trials.csv", "trials.png", "best_model.keras")}  # fmt: skip
+    assert all(path.is_file() for path in files.values())
+
+    best = json.loads(files["best_hyperparameters.json"].read_text())
+    assert set(best) == set(SearchSpace().names())
+    with open(files["trials.csv"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
+    best_row = max(rows, key=lambda row: float(row["val_accuracy"]))
+    assert float(best_row["dropout"]) == pytest.approx(best["dropout"])
+    assert float(best_row["learning_rate"]) == pytest.approx(best["learning_rate"])
+    assert files["trials.png"].read_bytes()[:4] == b"\x89PNG"
+    assert "2 of 2 trials completed, 0 failed" in out
+
+    # The saved model reproduces the test accuracy the command printed.
+    import keras_dlm.schedules  # noqa: F401  (registers the schedules for loading)
+
+    model = keras.saving.load_model(files["best_model.keras"])
+    printed = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
+    (_, _), (x_test, y_test) = load_digits()
+    accuracy = np.mean(
+        np.argmax(model.predict(x_test[:60], verbose=0), -1) == y_test[:60]
+    )
+    assert accuracy == pytest.approx(printed, abs=5e-5)
+
+    # --resume of a finished search runs no trial and reports the same trials.
+    assert main(_tune(tmp_path, tiny_npz, "--resume")) == 0
+    captured = capsys.readouterr()
+    assert "[tuner0] trial" not in captured.out
+    assert "2 of 2 trials completed" in captured.out
+    assert "warning" not in captured.err
+
+    # --resume under a tuner id without a state file: keras-tuner would start
+    # afresh over the old trials; the command warns and stops instead.
+    before = (project / "trials.csv").read_text()
+    assert main(_tune(tmp_path, tiny_npz, "--resume", "--tuner-id", "tuner9")) == 2
+    captured = capsys.readouterr()
+    assert "tuner9.json is missing" in captured.err
+    assert "tuner0" in captured.err and "not resuming" in captured.err
+    assert "trial" not in captured.out.split("\n", 1)[1]  # no trial ran
+    assert (project / "trials.csv").read_text() == before
+    assert not (project / "tuner9.json").exists()
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="checks the non-TensorFlow refusal")
+@pytest.mark.parametrize(
+    "option", [["--tensorboard", "logs"], ["--strategy", "mirrored"]]
+)
+def test_tensorflow_only_options_are_refused(
+    tmp_path, tiny_npz, capsys, clean_env, option
+):
+    assert main(_tune(tmp_path, tiny_npz, *option)) == 2
+    assert "requires the 'tensorflow' Keras backend" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--dataset", "missing.npz"], "does not exist"),
+        (["--dataset", "mnist"], "--dataset"),
+        (["--max-trials", "0"], "--max-trials"),
+        (["--schedules", "none,linear"], "linear"),
+        (["--distributed", "worker", "--oracle", "127.0.0.1:99999"], "--oracle"),
+        (["--distributed", "chief", "--tuner-id", "boss"], "chief"),
+        (["--model", "transfer"], "backbone"),
+        (["--backbone", "module"], "backbone"),
+    ],
+)
+def test_bad_options(tmp_path, tiny_npz, capsys, clean_env, extra, match):
+    assert main(_tune(tmp_path, tiny_npz, *extra)) == 2
+    assert match in capsys.readouterr().err
+
+
+@pytest.mark.tf_only
+def test_tune_transfer_family(tmp_path, tiny_npz, capsys, clean_env):
+    from keras_dlm.transfer import export_hub_module
+
+    body = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(12)]
+    )
+    handle = export_hub_module(body, str(tmp_path / "module"))
+    args = _tune(tmp_path, tiny_npz, "--model", "transfer", "--backbone", handle,
+                 "--max-trials", "1")  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    project = tmp_path / "runs" / "transfer-tiny"
+    assert (project / "best_model.keras").is_file()
+    # A .keras file holding a HubBackbone runs a TensorFlow graph when loaded.
+    model = keras.saving.load_model(project / "best_model.keras", safe_mode=False)
+    # The search trained the head only: the backbone still computes the body.
+    (_, _), (x_test, y_test) = load_digits()
+    backbone = model.layers[1]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(backbone(x_test[:5])),
+        body.predict(x_test[:5], verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    printed = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
+    accuracy = np.mean(
+        np.argmax(model.predict(x_test[:60], verbose=0), -1) == y_test[:60]
+    )
+    assert accuracy == pytest.approx(printed, abs=5e-5)
+
+
+def test_parse_oracle():
+    assert parse_oracle("127.0.0.1:8123") == ("127.0.0.1", 8123)
+    assert parse_oracle("9000") == ("127.0.0.1", 9000)
+    assert parse_oracle("[::1]:7000") == ("::1", 7000)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_oracle("localhost:http")
+
+
+def test_configure_distributed_sets_keras_tuner_variables(clean_env, capsys):
+    from keras_dlm.cli._main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["tune", "--distributed", "chief", "--oracle", "127.0.0.1:8123"]
+    )
+    assert configure_distributed(args) == "chief"
+    assert os.environ["KERASTUNER_ORACLE_IP"] == "127.0.0.1"
+    assert os.environ["KERASTUNER_ORACLE_PORT"] == "8123"
+    assert os.environ["KERASTUNER_TUNER_ID"] == "chief"
+    assert capsys.readouterr().err == ""
+    args = parser.parse_args(["tune", "--distributed", "worker"])
+    worker_id = configure_distributed(args)
+    assert (
+        worker_id.startswith("worker-")
+        and os.environ["KERASTUNER_TUNER_ID"] == worker_id
+    )
+    assert os.environ["KERASTUNER_ORACLE_PORT"] == "8000"
+    # Anything but loopback is warned about: the oracle has no authentication.
+    args = parser.parse_args(
+        ["tune", "--distributed", "chief", "--oracle", "0.0.0.0:8123"]
+    )
+    configure_distributed(args)
+    assert "without authentication" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_distributed_search_on_localhost(tmp_path, tiny_npz):
+    """One chief and two workers share a directory; every trial runs exactly once."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+    env["KERAS_BACKEND"] = BACKEND
+    command = [
+        sys.executable, "-m", "keras_dlm.cli", "tune", "--dataset", tiny_npz,
+        "--model", "mlp", "--tuner", "random", "--max-trials", "2", "--epochs", "1",
+        "--directory", str(tmp_path / "shared"), "--oracle", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    roles = [("chief", ["--distributed", "chief"])] + [
+        (f"worker{i}", ["--distributed", "worker", "--tuner-id", f"worker-{i}"])
+        for i in (1, 2)
+    ]
+    processes, logs = {}, {}
+    deadline = time.monotonic() + 240  # a worker would wait an hour for a chief
+    try:
+        for name, options in roles:
+            logs[name] = open(tmp_path / f"{name}.log", "w+")  # noqa: SIM115
+            processes[name] = subprocess.Popen(
+                command + options, stdout=logs[name], stderr=subprocess.STDOUT, env=env
+            )
+            if name == "chief":
+                # The chief resets the shared project before it serves: let it
+                # do so before the workers start writing there.
+                while "chief: serving" not in (tmp_path / "chief.log").read_text():
+                    assert processes["chief"].poll() is None, "the chief exited early"
+                    assert time.monotonic() < deadline, "the chief did not start"
+                    time.sleep(0.2)
+        for name, process in processes.items():
+            remaining = max(1.0, deadline - time.monotonic())
+            try:
+                process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name} did not finish in time")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+        outputs = {}
+        for name, handle in logs.items():
+            handle.seek(0)
+            outputs[name] = handle.read()
+            handle.close()
+    for name, process in processes.items():
+        assert process.returncode == 0, f"{name} failed:\n{outputs[name][-3000:]}"
+
+    ran = []
+    for i in (1, 2):
+        ran += re.findall(
+            rf"\[worker-{i}\] trial (\d+)\s+COMPLETED", outputs[f"worker{i}"]
+        )
+    assert sorted(ran) == ["0", "1"], outputs  # each trial exactly once
+    assert "[chief] trial" not in outputs["chief"]  # the chief trains nothing
+    project = tmp_path / "shared" / "mlp-tiny"
+    with open(project / "trials.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["trial"] for row in rows) == ["0", "1"]
+    assert {row["status"] for row in rows} == {"COMPLETED"}
+    assert (project / "best_model.keras").is_file()

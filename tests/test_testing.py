@@ -1,0 +1,246 @@
+"""Tests for keras_dlm.testing.check_layer, the layer test harness."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dlm.testing import LayerCheckReport, check_layer
+
+_PACKAGE = "keras_dlm_testing_tests"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Scale(keras.layers.Layer):
+    """A correct custom layer: y = x * w + b with per-feature weights."""
+
+    def __init__(self, factor: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        self.b = self.add_weight(
+            shape=(input_shape[-1],), initializer="zeros", name="b"
+        )
+
+    def call(self, x):
+        return keras.ops.tanh(x * self.w * self.factor + self.b)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class WrongOutputShape(Scale):
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ForgetfulConfig(Scale):
+    def get_config(self):
+        # Leaves out `factor`: from_config rebuilds a layer with factor 1.
+        return keras.layers.Layer.get_config(self)
+
+
+class Unregistered(Scale):
+    pass
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class WrongGradient(Scale):
+    """Scale whose custom gradient for `w` is off by a factor of 3."""
+
+    def call(self, x):
+        @keras.ops.custom_gradient
+        def multiply(a, w):
+            def grad(*args, upstream=None):
+                if upstream is None:
+                    (upstream,) = args
+                grad_w = keras.ops.sum(
+                    upstream * a, axis=tuple(range(len(a.shape) - 1))
+                )
+                return upstream * w, 3.0 * grad_w
+
+            return a * w, grad
+
+        return keras.ops.tanh(
+            multiply(x, keras.ops.copy(self.w)) * self.factor + self.b
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BrokenInTraining(Scale):
+    def call(self, x, training=None):
+        if training:
+            return keras.ops.reshape(x, (-1,))  # the wrong shape
+        return super().call(x)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CallCounter(Scale):
+    """Multiplies by how often it was called: eager and symbolic calls differ."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def call(self, x):
+        self.calls += 1
+        return x * float(self.calls)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Overflows(Scale):
+    def call(self, x):
+        return x * 1e6  # beyond float16's range (65504)
+
+
+def _failed(layer_factory, **kwargs) -> LayerCheckReport:
+    report = check_layer(layer_factory, raise_on_failure=False, **kwargs)
+    assert isinstance(report, LayerCheckReport)
+    return report
+
+
+# ---------------------------------------------------------------- layers that pass
+
+
+@pytest.mark.parametrize(
+    ("factory", "input_shape"),
+    [
+        (lambda: keras.layers.Dense(3, activation="tanh"), (2, 4)),
+        (lambda: keras.layers.Conv1D(2, 3, padding="same"), (2, 5, 3)),
+        (lambda: keras.layers.BatchNormalization(), (4, 3)),
+        (lambda: keras.layers.Dropout(0.5, seed=1), (4, 3)),
+        (lambda: Scale(0.5), (3, 4)),
+    ],
+    ids=["dense", "conv1d", "batchnorm", "dropout", "custom"],
+)
+def test_standard_and_custom_layers_pass(factory, input_shape):
+    report = check_layer(factory, input_shape)
+    assert report.passed, str(report)
+    assert [c.name for c in report.checks] == [
+        "output_shape",
+        "config",
+        "symbolic",
+        "save",
+        "gradients",
+        "training",
+    ]
+    assert report.gradient_report is not None and report.gradient_report.passed
+
+
+def test_recurrent_layer_passes():
+    report = check_layer(
+        lambda: keras.layers.SimpleRNN(2, return_sequences=True),
+        (2, 3, 2),
+        gradient_kwargs={"num_directions": 2},
+    )
+    assert report.passed, str(report)
+
+
+def test_integer_inputs_and_list_inputs():
+    ids = np.array([[1, 2], [3, 4]], dtype="int32")
+    assert check_layer(lambda: keras.layers.Embedding(6, 3), inputs=ids).passed
+    report = check_layer(lambda: keras.layers.Add(), [(2, 3), (2, 3)])
+    assert report.passed, str(report)
+    # Add has no weights; its two float inputs are checked.
+    assert [t.name for t in report.gradient_report.tensors] == [
+        "inputs[0]",
+        "inputs[1]",
+    ]
+
+
+def test_layer_instance_and_mixed_precision():
+    layer = Scale(2.0)
+    report = check_layer(layer, (2, 3), mixed_precision=True)
+    assert report.passed, str(report)
+    assert report.checks[-1].name == "mixed_precision"
+    assert layer.built  # the given instance is the one checked
+
+
+# ---------------------------------------------------------------- bugs it catches
+
+
+def test_wrong_compute_output_shape_fails():
+    report = _failed(lambda: WrongOutputShape(), input_shape=(2, 3))
+    # The functional model takes its output shape from compute_output_shape.
+    assert [c.name for c in report.failed] == ["output_shape", "symbolic"]
+    assert "(2, 4)" in report["output_shape"].message
+    assert "(2, 3)" in report["output_shape"].message
+
+
+def test_incomplete_get_config_fails():
+    report = _failed(lambda: ForgetfulConfig(3.0), input_shape=(2, 3))
+    assert "config" in [c.name for c in report.failed]
+    assert "differs" in report["config"].message
+
+
+def test_unregistered_layer_fails_save_unless_custom_objects_given():
+    report = _failed(lambda: Unregistered(), input_shape=(2, 3))
+    assert [c.name for c in report.failed] == ["save"]
+    passing = check_layer(
+        lambda: Unregistered(),
+        (2, 3),
+        custom_objects={"Unregistered": Unregistered},
+    )
+    assert passing.passed
+
+
+def test_wrong_custom_gradient_fails_naming_the_weight():
+    report = _failed(lambda: WrongGradient(name="wrong"), input_shape=(3, 4))
+    assert [c.name for c in report.failed] == ["gradients"]
+    assert [t.name for t in report.gradient_report.failed] == ["wrong/w"]
+    assert "wrong/w" in report["gradients"].message
+    assert check_layer(lambda: WrongGradient(), (3, 4), skip=("gradients",)).passed
+
+
+def test_broken_training_call_fails():
+    report = _failed(lambda: BrokenInTraining(), input_shape=(2, 3))
+    assert [c.name for c in report.failed] == ["training"]
+    assert "training=True" in report["training"].message
+
+
+def test_symbolic_and_eager_disagreement_fails():
+    report = _failed(lambda: CallCounter(), input_shape=(2, 3))
+    assert "symbolic" in [c.name for c in report.failed]
+
+
+def test_mixed_precision_overflow_fails():
+    report = _failed(lambda: Overflows(), input_shape=(2, 3), mixed_precision=True)
+    assert [c.name for c in report.failed] == ["mixed_precision"]
+    assert "non-finite" in report["mixed_precision"].message
+
+
+def test_assertion_error_lists_the_failed_checks():
+    with pytest.raises(
+        AssertionError, match=r"check_layer\(WrongOutputShape\) failed output_shape"
+    ):
+        check_layer(lambda: WrongOutputShape(), (2, 3))
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="exactly one of `input_shape` and `inputs`"):
+        check_layer(lambda: Scale())
+    with pytest.raises(ValueError, match="exactly one of `input_shape` and `inputs`"):
+        check_layer(lambda: Scale(), (2, 3), inputs=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"`skip`.*'grads'"):
+        check_layer(lambda: Scale(), (2, 3), skip=("grads",))
+    with pytest.raises(ValueError, match="`gradient_mode`"):
+        check_layer(lambda: Scale(), (2, 3), gradient_mode="slow")
+    with pytest.raises(ValueError, match="`input_shape`"):
+        check_layer(lambda: Scale(), "2x3")
+    with pytest.raises(ValueError, match="fully defined"):
+        check_layer(lambda: Scale(), (None, 3))
+    with pytest.raises(TypeError, match="returned int"):
+        check_layer(lambda: 3, (2, 3))
+    with pytest.raises(TypeError, match="`layer_or_factory`"):
+        check_layer("Dense", (2, 3))
