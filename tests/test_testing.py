@@ -244,3 +244,14 @@ def test_bad_arguments_raise_clear_errors():
         check_layer(lambda: 3, (2, 3))
     with pytest.raises(TypeError, match="`layer_or_factory`"):
         check_layer("Dense", (2, 3))
+
+
+def test_rnn_wrapper_passes_the_config_check():
+    # keras.layers.RNN.from_config pops "cell" from the dictionary it is given;
+    # the harness must compare against an untouched copy.
+    report = check_layer(
+        lambda: keras.layers.RNN(keras.layers.LSTMCell(3)),
+        (2, 4, 5),
+        skip=("gradients",),
+    )
+    assert report.passed, str(report)

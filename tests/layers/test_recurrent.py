@@ -1,0 +1,290 @@
+"""Peephole and layer-norm LSTM cells against NumPy equations, LSTM against Keras."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dlm.layers import LSTM, LayerNormLSTMCell, PeepholeLSTMCell
+from keras_dlm.testing import check_layer
+
+UNITS, FEATURES, STEPS, BATCH = 4, 3, 5, 2
+
+
+def to_numpy(value):
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def layer_norm(v, gamma, beta, eps):
+    mean = v.mean(axis=-1, keepdims=True)
+    var = v.var(axis=-1, keepdims=True)
+    return (v - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def numpy_peephole_lstm(x, kernel, recurrent, bias, w_i, w_f, w_o):
+    """Gers & Schmidhuber (2000), one step at a time."""
+    h = np.zeros((x.shape[0], UNITS))
+    c = np.zeros((x.shape[0], UNITS))
+    outputs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
+        i = sigmoid(z_i + w_i * c)
+        f = sigmoid(z_f + w_f * c)
+        c = f * c + i * np.tanh(z_c)
+        o = sigmoid(z_o + w_o * c)
+        h = o * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def numpy_layer_norm_lstm(x, kernel, recurrent, bias, norms, eps, peepholes=None):
+    """Ba et al. (2016) as in TF Addons' LayerNormLSTMCell, one step at a time."""
+    (kg, kb), (rg, rb), (sg, sb) = norms
+    h = np.zeros((x.shape[0], UNITS))
+    c = np.zeros((x.shape[0], UNITS))
+    outputs = []
+    for t in range(x.shape[1]):
+        z = (
+            layer_norm(x[:, t] @ kernel, kg, kb, eps)
+            + layer_norm(h @ recurrent, rg, rb, eps)
+            + bias
+        )
+        z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
+        if peepholes is not None:
+            z_i, z_f = z_i + peepholes[0] * c, z_f + peepholes[1] * c
+        i, f = sigmoid(z_i), sigmoid(z_f)
+        c = layer_norm(f * c + i * np.tanh(z_c), sg, sb, eps)
+        if peepholes is not None:
+            z_o = z_o + peepholes[2] * c
+        h = sigmoid(z_o) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def _randomize(layer, rng):
+    for weight in layer.weights:
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    return {
+        w.path.split("/")[-1]: to_numpy(w).astype(np.float64) for w in layer.weights
+    }
+
+
+@pytest.fixture
+def sequence():
+    return (
+        np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES)).astype("float32")
+    )
+
+
+def test_peephole_cell_matches_numpy_step_by_step(sequence):
+    rnn = keras.layers.RNN(
+        PeepholeLSTMCell(UNITS), return_sequences=True, return_state=True
+    )
+    rnn(sequence)
+    w = _randomize(rnn, np.random.default_rng(1))
+    want_seq, want_h, want_c = numpy_peephole_lstm(
+        sequence.astype(np.float64),
+        w["kernel"],
+        w["recurrent_kernel"],
+        w["bias"],
+        w["input_gate_peephole_weights"],
+        w["forget_gate_peephole_weights"],
+        w["output_gate_peephole_weights"],
+    )
+    seq, h, c = (to_numpy(t) for t in rnn(sequence))
+    np.testing.assert_allclose(seq, want_seq, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(h, want_h, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(c, want_c, rtol=1e-5, atol=1e-5)
+
+
+def test_peephole_split_kernel_path_matches_the_fused_path(sequence):
+    fused = keras.layers.RNN(PeepholeLSTMCell(UNITS), return_sequences=True)
+    split = keras.layers.RNN(
+        PeepholeLSTMCell(UNITS, implementation=1), return_sequences=True
+    )
+    fused(sequence)
+    split(sequence)
+    _randomize(fused, np.random.default_rng(2))
+    split.set_weights(fused.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(split(sequence)), to_numpy(fused(sequence)), atol=1e-6
+    )
+
+
+def test_layer_norm_cell_matches_numpy_step_by_step(sequence):
+    eps = 1e-3
+    rnn = keras.layers.RNN(
+        LayerNormLSTMCell(UNITS, norm_epsilon=eps),
+        return_sequences=True,
+        return_state=True,
+    )
+    rnn(sequence)
+    w = _randomize(rnn, np.random.default_rng(3))
+    norms = [
+        (w[f"{p}_gamma"], w[f"{p}_beta"])
+        for p in ("kernel_norm", "recurrent_norm", "state_norm")
+    ]
+    want_seq, want_h, want_c = numpy_layer_norm_lstm(
+        sequence.astype(np.float64),
+        w["kernel"],
+        w["recurrent_kernel"],
+        w["bias"],
+        norms,
+        eps,
+    )
+    seq, h, c = (to_numpy(t) for t in rnn(sequence))
+    np.testing.assert_allclose(seq, want_seq, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h, want_h, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(c, want_c, rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_with_both_options_matches_numpy(sequence):
+    layer = LSTM(
+        UNITS, peephole=True, layer_norm=True, norm_epsilon=1e-2, return_sequences=True
+    )
+    layer(sequence)
+    w = _randomize(layer, np.random.default_rng(4))
+    norms = [
+        (w[f"{p}_gamma"], w[f"{p}_beta"])
+        for p in ("kernel_norm", "recurrent_norm", "state_norm")
+    ]
+    peepholes = [w[f"{g}_gate_peephole_weights"] for g in ("input", "forget", "output")]
+    want, _, _ = numpy_layer_norm_lstm(
+        sequence.astype(np.float64),
+        w["kernel"],
+        w["recurrent_kernel"],
+        w["bias"],
+        norms,
+        1e-2,
+        peepholes,
+    )
+    np.testing.assert_allclose(to_numpy(layer(sequence)), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"return_sequences": True, "return_state": True},
+        {"go_backwards": True, "unit_forget_bias": False},
+    ],
+)
+def test_lstm_with_options_off_equals_keras_lstm(sequence, options):
+    ours = LSTM(UNITS, **options)
+    theirs = keras.layers.LSTM(UNITS, **options)
+    ours(sequence)
+    theirs(sequence)
+    _randomize(theirs, np.random.default_rng(5))
+    ours.set_weights(theirs.get_weights())
+    for a, b in zip(
+        keras.tree.flatten(ours(sequence)),
+        keras.tree.flatten(theirs(sequence)),
+        strict=True,
+    ):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-6, atol=1e-6)
+
+
+def test_peephole_lstm_with_zero_peepholes_equals_keras_lstm(sequence):
+    ours = LSTM(UNITS, peephole=True, return_sequences=True)
+    theirs = keras.layers.LSTM(UNITS, return_sequences=True)
+    ours(sequence)
+    theirs(sequence)
+    _randomize(theirs, np.random.default_rng(6))
+    ours.set_weights(theirs.get_weights() + [np.zeros(UNITS, "float32")] * 3)
+    np.testing.assert_allclose(
+        to_numpy(ours(sequence)), to_numpy(theirs(sequence)), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}])
+def test_masking_skips_padded_steps(sequence, options):
+    layer = LSTM(UNITS, **options)
+    padded = np.concatenate(
+        [sequence, np.zeros((BATCH, 2, FEATURES), "float32")], axis=1
+    )
+    mask = np.concatenate(
+        [np.ones((BATCH, STEPS), bool), np.zeros((BATCH, 2), bool)], axis=1
+    )
+    full = to_numpy(layer(sequence))
+    np.testing.assert_allclose(to_numpy(layer(padded, mask=mask)), full, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}])
+def test_stateful_continues_from_the_last_state(sequence, options):
+    whole = LSTM(UNITS, return_sequences=True, **options)
+    want = to_numpy(whole(sequence))
+    stateful = LSTM(UNITS, return_sequences=True, stateful=True, **options)
+    stateful(sequence[:, :2])
+    stateful.set_weights(whole.get_weights()[: len(stateful.get_weights())])
+    stateful.reset_state()
+    first = to_numpy(stateful(sequence[:, :2]))
+    second = to_numpy(stateful(sequence[:, 2:]))
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}])
+def test_dropout_applies_only_in_training(sequence, options):
+    layer = LSTM(UNITS, dropout=0.5, recurrent_dropout=0.3, seed=1, **options)
+    inference = [to_numpy(layer(sequence)) for _ in range(2)]
+    np.testing.assert_array_equal(inference[0], inference[1])
+    training = [to_numpy(layer(sequence, training=True)) for _ in range(2)]
+    assert not np.allclose(training[0], training[1])
+    assert not np.allclose(training[0], inference[0])
+
+
+@pytest.mark.parametrize("cell_class", [PeepholeLSTMCell, LayerNormLSTMCell])
+def test_unit_forget_bias_sets_the_forget_gate_bias_to_one(cell_class):
+    cell = cell_class(UNITS)
+    keras.layers.RNN(cell)(np.zeros((1, 2, FEATURES), "float32"))
+    bias = to_numpy(cell.bias)
+    np.testing.assert_array_equal(bias[UNITS : 2 * UNITS], 1.0)
+    np.testing.assert_array_equal(np.delete(bias, np.s_[UNITS : 2 * UNITS]), 0.0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"peephole": True, "dropout": 0.2, "seed": 1},
+        {"layer_norm": True, "peephole": True, "recurrent_dropout": 0.2, "seed": 1},
+    ],
+)
+def test_lstm_passes_the_layer_checks(options):
+    check_layer(
+        lambda: LSTM(2, return_sequences=True, **options),
+        input_shape=(2, 3, 2),
+        mixed_precision=True,
+        gradient_kwargs={"training": True},
+    )
+
+
+@pytest.mark.parametrize("cell_class", [PeepholeLSTMCell, LayerNormLSTMCell])
+def test_cells_in_rnn_pass_the_layer_checks(cell_class):
+    check_layer(
+        lambda: keras.layers.RNN(cell_class(2, dropout=0.2, seed=1)),
+        input_shape=(2, 3, 2),
+        mixed_precision=True,
+    )
+    cell = cell_class(2, dropout=0.2, recurrent_dropout=0.1, unit_forget_bias=False)
+    clone = cell_class.from_config(cell.get_config())
+    assert clone.get_config() == cell.get_config()
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match=r"PeepholeLSTMCell: `units`.*units=0"):
+        PeepholeLSTMCell(0)
+    with pytest.raises(
+        ValueError, match=r"LayerNormLSTMCell: `dropout` must be in \[0, 1\)"
+    ):
+        LayerNormLSTMCell(3, dropout=1.5)
+    with pytest.raises(ValueError, match="norm_epsilon=0"):
+        LayerNormLSTMCell(3, norm_epsilon=0)
+    with pytest.raises(ValueError, match="use_cudnn=True"):
+        LSTM(3, peephole=True, use_cudnn=True)
+    with pytest.raises(ValueError, match="LSTM: `recurrent_dropout`"):
+        LSTM(3, recurrent_dropout=-0.1)
