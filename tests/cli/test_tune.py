@@ -22,11 +22,21 @@ BACKEND = keras.backend.backend()
 _KT_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    """Undoes the KERASTUNER_* variables that the CLI sets in this process."""
-    for name in _KT_ENV:
-        monkeypatch.delenv(name, raising=False)
+@pytest.fixture(autouse=True)
+def clean_env():
+    """Undoes the KERASTUNER_* variables that the CLI sets in this process.
+
+    monkeypatch.delenv records nothing for a variable that is not set, so it
+    would not undo the CLI's own writes to os.environ; left set, they turn
+    every later search in this process into a worker waiting for a chief.
+    """
+    saved = {name: os.environ.pop(name, None) for name in _KT_ENV}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
