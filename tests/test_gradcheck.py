@@ -79,7 +79,7 @@ def _square_wrong_at_last_element(x):
 
 
 def test_dense_passes_and_checks_every_weight_and_input():
-    layer = keras.layers.Dense(3, activation="tanh")
+    layer = keras.layers.Dense(3, activation="tanh", name="dense")
     for mode, counts in (("full", [15, 3, 20]), ("fast", [8, 8, 8])):
         report = check_gradients(layer, _normal(4, 5), mode=mode)
         assert report.passed, str(report)
@@ -95,7 +95,9 @@ def test_dense_passes_and_checks_every_weight_and_input():
 
 
 def test_conv_passes():
-    layer = keras.layers.Conv2D(2, 3, padding="same", activation="sigmoid")
+    layer = keras.layers.Conv2D(
+        2, 3, padding="same", activation="sigmoid", name="conv2d"
+    )
     report = check_gradients(layer, _normal(1, 4, 4, 2), mode="full", max_elements=12)
     assert report.passed, str(report)
     assert report["inputs"].num_checked == 12
@@ -117,7 +119,7 @@ def test_simple_rnn_passes_in_fast_mode():
 
 def test_loss_value_and_gradient_match_numpy():
     x, y = _normal(6, 3, seed=1), _normal(6, 2, seed=2)
-    layer = keras.layers.Dense(2)
+    layer = keras.layers.Dense(2, name="dense")
     layer.build((None, 3))
     report = check_gradients(layer, x, targets=y, loss="mse")
     w = keras.ops.convert_to_numpy(layer.kernel).astype(np.float64)
