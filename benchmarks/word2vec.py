@@ -11,8 +11,11 @@ same settings (dim 100, window 5, negative 5, sample 1e-3, min_count 5),
 each run in its own process, and reports words/s (corpus tokens x epochs /
 wall time, vocabulary building included), wall time, peak RSS, WordSim353
 and SimLex-999 Spearman, and analogy accuracy (questions-words.txt, first
-30,000 words). keras_dlm runs twice: with per-example negatives and with
-negatives shared by runs of 8 consecutive examples. A last table times one
+30,000 words). keras_dlm runs skip-gram with negatives shared by runs of 8
+consecutive examples and CBOW with per-example negatives (the settings the
+docs recommend; ``--shared`` runs other choices). PyTorch runs with
+``torch.set_num_threads(--torch-threads)`` (default 1: on this 2-core machine
+shared with other work, two OpenMP threads made a step 10x slower). A last table times one
 training step at a 10k and a 1M-word synthetic vocabulary (the sparse-update
 check). Needs the ``bench`` extra (gensim). Writes
 ``benchmarks/results/word2vec.json``.
@@ -83,8 +86,19 @@ def _worker_gensim(job: dict) -> dict:
     }
 
 
+def _set_torch_threads(job: dict) -> None:
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(job.get("torch_threads", 1))
+
+
 def _worker_keras(job: dict) -> dict:
     import keras
+
+    _set_torch_threads(job)
     from gensim.test.utils import datapath
 
     from keras_dlm.word2vec import Vocabulary, Word2Vec
@@ -106,8 +120,14 @@ def _worker_keras(job: dict) -> dict:
     dataset = model.make_dataset(
         path, batch_size=job["batch_size"], epochs=job["epochs"]
     )
-    model.compile()
-    model.fit(dataset, epochs=job["epochs"], verbose=0)
+    if job.get("baseline"):
+        # The previous TensorFlow path: no XLA, batches fed one by one
+        # through Keras's PyDataset adapter (tf.data.from_generator).
+        model.compile(jit_compile=False)
+        keras.Model.fit(model, dataset, epochs=job["epochs"], verbose=0)
+    else:
+        model.compile()
+        model.fit(dataset, epochs=job["epochs"], verbose=0)
     wall = time.perf_counter() - start
     return {
         "wall_s": wall,
@@ -124,6 +144,7 @@ def _worker_sparse(job: dict) -> dict:
 
     from keras_dlm.word2vec import Vocabulary, Word2Vec
 
+    _set_torch_threads(job)
     size = job["vocab_size"]
     counts = np.maximum(5, (1e7 / np.arange(1, size + 1)).astype(np.int64))
     vocab = Vocabulary([f"w{i}" for i in range(size)], counts, sample=None)
@@ -209,8 +230,15 @@ def main(argv: list[str]) -> int:
         "--shared",
         type=int,
         nargs="+",
-        default=[0, 8],
-        help="shared_negatives values to run (0: per example)",
+        default=None,
+        help="shared_negatives values to run (0: per example); default: 8 for "
+        "skip-gram, 0 for CBOW",
+    )
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument(
+        "--tf-baseline",
+        action="store_true",
+        help="also run TensorFlow without XLA and with the PyDataset feed",
     )
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=1)
@@ -231,29 +259,40 @@ def main(argv: list[str]) -> int:
         args.epochs, args.backends = [5], ["tensorflow"]
 
     rows = []
-    header = f"{'mode':9} {'ep':>3} {'who':24} {'words/s':>9} {'ratio':>6} {'wall s':>7} {'RSS MiB':>8} {'WS353':>6} {'SimLex':>6} {'analogy':>7}"
+    header = f"{'mode':9} {'ep':>3} {'who':29} {'words/s':>9} {'ratio':>6} {'wall s':>7} {'RSS MiB':>8} {'WS353':>6} {'SimLex':>6} {'analogy':>7}"
     print(header)
     for mode in args.modes:
         for epochs in args.epochs:
             base = {"mode": mode, "epochs": epochs, "seed": 1}
             gensim = _median_runs(dict(base, kind="gensim"), args.repeats)
             entries = [("gensim workers=2", gensim)]
+            shared_values = args.shared or ([8] if mode == "skipgram" else [0])
             for backend in args.backends:
-                for shared in args.shared:
+                for shared in shared_values:
                     job = dict(
                         base,
                         kind="keras",
                         shared=shared or None,
                         batch_size=args.batch_size,
+                        torch_threads=args.torch_threads,
                     )
                     label = f"keras_dlm {backend} " + (
                         f"shared{shared}" if shared else "per-ex"
                     )
                     entries.append((label, _median_runs(job, args.repeats, backend)))
+                    if backend == "tensorflow" and args.tf_baseline:
+                        entries.append(
+                            (
+                                label + " base",
+                                _median_runs(
+                                    dict(job, baseline=True), args.repeats, backend
+                                ),
+                            )
+                        )
             for label, result in entries:
                 ratio = result["words_per_s"] / gensim["words_per_s"]
                 print(
-                    f"{mode:9} {epochs:3d} {label:24} {result['words_per_s']:9,.0f} {ratio:6.2f} "
+                    f"{mode:9} {epochs:3d} {label:29} {result['words_per_s']:9,.0f} {ratio:6.2f} "
                     f"{result['wall_s']:7.1f} {result['peak_rss_mib']:8.0f} {result['ws353']:6.3f} "
                     f"{result['simlex']:6.3f} {result['analogy']:7.3f}",
                     flush=True,
@@ -274,19 +313,14 @@ def main(argv: list[str]) -> int:
             f"\n{'backend':11} {'negatives':10} {'10k ms':>8} {'1M ms':>8} {'1M/10k':>7}"
         )
         for backend in args.backends:
-            for shared in args.shared:
-                small = _run(
-                    {"kind": "sparse", "vocab_size": 10_000, "shared": shared or None},
-                    backend,
-                )
-                large = _run(
-                    {
-                        "kind": "sparse",
-                        "vocab_size": 1_000_000,
-                        "shared": shared or None,
-                    },
-                    backend,
-                )
+            for shared in args.shared or [0, 8]:
+                job = {
+                    "kind": "sparse",
+                    "shared": shared or None,
+                    "torch_threads": args.torch_threads,
+                }
+                small = _run(dict(job, vocab_size=10_000), backend)
+                large = _run(dict(job, vocab_size=1_000_000), backend)
                 ratio = large["step_ms"] / small["step_ms"]
                 label = f"shared{shared}" if shared else "per-ex"
                 print(
@@ -312,6 +346,8 @@ def main(argv: list[str]) -> int:
                 "cpus": os.cpu_count(),
                 "settings": SETTINGS,
                 "batch_size": args.batch_size,
+                "torch_threads": args.torch_threads,
+                "load_average": os.getloadavg(),
                 "runs": rows,
                 "sparse_steps": sparse_rows,
             },

@@ -12,11 +12,14 @@ function act as ``Model.train_step`` on every backend:
   Keras's JAX trainer passes in; ``value.at[indices].add(updates)`` is turned
   into an in-place update by XLA because Keras donates the state buffers;
 - PyTorch: ``Tensor.index_add_`` on the parameter under ``torch.no_grad()``.
+
+It also holds the TensorFlow-only input and compilation choices that make
+such steps fast on a CPU (`stacked_batch_input`, `default_jit_compile`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -129,3 +132,63 @@ def run_sparse_train_step(
         with torch.no_grad():
             return step(args[0])
     return step(args[0])
+
+
+def default_jit_compile() -> bool | str:
+    """The ``jit_compile`` a sparse-update model should default to.
+
+    Keras's ``"auto"`` turns XLA off for TensorFlow on CPU-only machines, and
+    a step of a few dozen small ops then pays the graph executor's per-op
+    overhead. XLA fuses those ops and compiles the scatter-adds in place, so
+    on TensorFlow the default is ``True`` (CPU or not) outside a
+    ``tf.distribute`` strategy scope; JAX always compiles and PyTorch stays
+    eager under ``"auto"``.
+    """
+    if backend_name() != "tensorflow":
+        return "auto"
+    import tensorflow as tf
+
+    # Under a tf.distribute strategy the mirrored variables live on several
+    # devices, which one XLA cluster cannot address (Keras's "auto" turns
+    # XLA off there too).
+    return not tf.distribute.has_strategy()
+
+
+def stacked_batch_input(
+    dataset: keras.utils.PyDataset,
+    stacked_batches: Callable[[], Iterator[dict[str, Any]]],
+    batch_spec: dict[str, tuple[tuple[int, ...], Any]],
+) -> Any:
+    """What to give ``fit`` for a `PyDataset` that can also yield batch groups.
+
+    On TensorFlow, Keras feeds a ``PyDataset`` through
+    ``tf.data.Dataset.from_generator`` one batch at a time, which cost about
+    as much as the training step itself here. This returns instead a
+    ``tf.data`` pipeline over ``stacked_batches()`` (dicts of NumPy arrays
+    whose leading axis counts batches) that ``unbatch`` slices apart in C++,
+    with the next group prefetched. On JAX and PyTorch, Keras iterates the
+    ``PyDataset`` directly in Python, and ``dataset`` is returned unchanged.
+
+    Args:
+        dataset: the ``PyDataset`` (returned as is off TensorFlow).
+        stacked_batches: called once per ``fit`` iterator; an endless
+            iterator of stacked batch groups.
+        batch_spec: ``{key: (shape, dtype)}`` of one batch (no group axis).
+
+    Returns:
+        A ``tf.data.Dataset`` on TensorFlow (endless: pass
+        ``steps_per_epoch``), else ``dataset``.
+    """
+    if backend_name() != "tensorflow":
+        return dataset
+    import tensorflow as tf
+
+    signature = {
+        key: tf.TensorSpec((None, *shape), tf.as_dtype(dtype))
+        for key, (shape, dtype) in batch_spec.items()
+    }
+    return (
+        tf.data.Dataset.from_generator(stacked_batches, output_signature=signature)
+        .unbatch()
+        .prefetch(1)
+    )

@@ -174,30 +174,38 @@ class _BatchStream:
         negatives = np.searchsorted(self.cumulative, draws, side="right")
         return np.minimum(negatives, len(self.cumulative) - 1).astype(np.int32)
 
-    def _generate(self) -> Iterator[dict[str, np.ndarray]]:
+    def take(self, count: int) -> dict[str, np.ndarray]:
+        """The next ``count`` batches, stacked on a new leading axis.
+
+        Taking several batches at once costs one slice and one negative
+        draw instead of ``count``; the TensorFlow input pipeline slices
+        them apart again in C++ (see `Word2VecDataset.stacked_batches`).
+        """
+        if not hasattr(self, "_buffer"):
+            self._buffer = self.first_chunk()
+            self._start = 0
         size = self.batch_size
-        buffer: dict[str, np.ndarray] | None = self.first_chunk()
-        chunks = self._chunk_iterator()
-        start = 0
+        needed = count * size
+        while len(self._buffer["targets"]) - self._start < needed:
+            new = self._examples(next(self._chunk_iterator()))
+            self._buffer = {
+                key: np.concatenate([value[self._start :], new[key]])
+                for key, value in self._buffer.items()
+            }
+            self._start = 0
+        start = self._start
+        batches = {
+            key: value[start : start + needed].reshape(count, size, *value.shape[1:])
+            for key, value in self._buffer.items()
+        }
+        self._start += needed
+        groups = size // self.shared_negatives if self.shared_negatives else size
+        batches["negatives"] = self._draw_negatives((count, groups, self.negative))
+        return batches
+
+    def _generate(self) -> Iterator[dict[str, np.ndarray]]:
         while True:
-            available = len(buffer["targets"]) - start
-            if available < size:
-                new = self._examples(next(chunks))
-                buffer = {
-                    key: np.concatenate([value[start:], new[key]])
-                    for key, value in buffer.items()
-                }
-                start = 0
-                continue
-            batch = {key: value[start : start + size] for key, value in buffer.items()}
-            start += size
-            if self.shared_negatives:
-                batch["negatives"] = self._draw_negatives(
-                    (size // self.shared_negatives, self.negative)
-                )
-            else:
-                batch["negatives"] = self._draw_negatives((size, self.negative))
-            yield batch
+            yield {key: value[0] for key, value in self.take(1).items()}
 
 
 class Word2VecDataset(keras.utils.PyDataset):
@@ -209,7 +217,9 @@ class Word2VecDataset(keras.utils.PyDataset):
     so Keras epochs match corpus passes on average. Each batch is a dict
     with ``inputs`` (context word, or the ``(batch, 2 * window)`` context of
     CBOW with ``context_mask``), ``targets`` (centre word), ``negatives``
-    and ``progress`` (the fraction of the planned training done).
+    and ``progress`` (the fraction of the planned training done). On
+    TensorFlow, `Word2Vec.fit` reads it through `stacked_batches` as a
+    ``tf.data`` pipeline rather than batch by batch.
     """
 
     def __init__(self, stream: _BatchStream, num_batches: int) -> None:
@@ -226,10 +236,30 @@ class Word2VecDataset(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray]]:
         # The stream hands out its next batch whatever the index (so fit's
-        # shuffle=True changes nothing). On TensorFlow, Keras reads two
-        # batches once to learn their shapes; those two are not trained on.
+        # shuffle=True changes nothing).
         del index
         return (next(self._stream),)
+
+    def batch_spec(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """``{key: (shape, dtype)}`` of one batch, without drawing one."""
+        stream = self._stream
+        spec = {
+            key: ((stream.batch_size, *value.shape[1:]), value.dtype)
+            for key, value in stream.first_chunk().items()
+        }
+        groups = stream.batch_size // (stream.shared_negatives or 1)
+        spec["negatives"] = ((groups, stream.negative), np.dtype(np.int32))
+        return spec
+
+    def stacked_batches(self, count: int = 16) -> Iterator[dict[str, np.ndarray]]:
+        """Endless groups of ``count`` batches, stacked on a leading axis.
+
+        `Word2Vec.fit` feeds these to TensorFlow, which slices the batches
+        apart in C++: one Python call per ``count`` steps instead of one per
+        step through ``tf.data.Dataset.from_generator``.
+        """
+        while True:
+            yield self._stream.take(count)
 
 
 def _make_dataset(

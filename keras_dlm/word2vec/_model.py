@@ -132,13 +132,18 @@ class Word2Vec(keras.Model):
         size = (len(self.vocabulary), self.embedding_dim)
         bound = 0.5 / self.embedding_dim
         # gensim's initialization: small uniform input vectors, zero outputs.
+        # aggregation="sum": under tf.distribute.MirroredStrategy each
+        # replica's scatter-add is summed across replicas and applied to
+        # every copy, which is the single-device step on the whole batch
+        # (with "none", TensorFlow would update each replica's copy alone).
         self.input_embeddings = self.add_weight(
             shape=size,
             initializer=keras.initializers.RandomUniform(-bound, bound, seed=self.seed),
             name="input_embeddings",
+            aggregation="sum",
         )
         self.output_embeddings = self.add_weight(
-            shape=size, initializer="zeros", name="output_embeddings"
+            shape=size, initializer="zeros", name="output_embeddings", aggregation="sum"
         )
         self.built = True
 
@@ -222,7 +227,10 @@ class Word2Vec(keras.Model):
             min_alpha: final learning rate of the default schedule.
             **kwargs: passed to `keras.Model.compile` (``jit_compile``,
                 ``steps_per_execution``, ``run_eagerly``); ``loss`` and
-                ``metrics`` are not accepted.
+                ``metrics`` are not accepted. ``jit_compile`` defaults to
+                True on TensorFlow outside a ``tf.distribute`` scope (XLA,
+                CPU included: Keras's ``"auto"`` leaves it off on CPU) and
+                to ``"auto"`` elsewhere.
         """
         for key in ("loss", "metrics", "loss_weights", "weighted_metrics"):
             if kwargs.get(key) is not None:
@@ -253,7 +261,27 @@ class Word2Vec(keras.Model):
                     f"Received {optimizer!r}."
                 )
             self._decay = None
+        if not kwargs.get("run_eagerly"):
+            kwargs.setdefault("jit_compile", _sparse.default_jit_compile())
         super().compile(optimizer=optimizer, **kwargs)
+
+    def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
+        """Trains on a `make_dataset` stream (or any input `keras.Model.fit` takes).
+
+        Same arguments as `keras.Model.fit`. A `Word2VecDataset` is fed to
+        TensorFlow as a ``tf.data`` pipeline over groups of batches (see
+        ``keras_dlm._backend.sparse.stacked_batch_input``), with
+        ``steps_per_epoch=len(dataset)`` unless you pass it; on JAX and
+        PyTorch it is used as the ``PyDataset`` it is. On TensorFlow a new
+        ``fit`` call drops the few batches the previous one had read ahead.
+        """
+        if isinstance(x, Word2VecDataset):
+            data = _sparse.stacked_batch_input(x, x.stacked_batches, x.batch_spec())
+            if data is not x:
+                kwargs.setdefault("steps_per_epoch", len(x))
+                kwargs["shuffle"] = False  # the stream is already random
+            x = data
+        return super().fit(x, y, **kwargs)
 
     def get_compile_config(self) -> dict[str, Any]:
         config = super().get_compile_config()
@@ -268,13 +296,9 @@ class Word2Vec(keras.Model):
         optimizer = config.pop("optimizer", None)
         if optimizer is not None:
             optimizer = keras.optimizers.deserialize(optimizer)
-        keep = (
-            "alpha",
-            "min_alpha",
-            "jit_compile",
-            "steps_per_execution",
-            "run_eagerly",
-        )
+        # jit_compile is left to this backend's default: True saved on
+        # TensorFlow would mean torch.compile when loaded on PyTorch.
+        keep = ("alpha", "min_alpha", "steps_per_execution", "run_eagerly")
         self.compile(optimizer, **{key: config[key] for key in keep if key in config})
         if self.built:
             self.optimizer.build(self.trainable_variables)
