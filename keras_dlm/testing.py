@@ -192,6 +192,20 @@ def _symbolic_inputs(inputs: Any) -> Any:
     return _map(make, inputs)
 
 
+def _seed_states(obj: keras.Layer) -> list[Any]:
+    # The state variables of every keras.random.SeedGenerator held by the
+    # layer or model and its sublayers, in tracking order (the same order for
+    # a layer and its clone, which are built by the same code).
+    states: list[Any] = []
+    seen: set[int] = set()
+    for sublayer in obj._flatten_layers(include_self=True, recursive=True):
+        for generator in getattr(sublayer, "_seed_generators", ()):
+            if id(generator) not in seen:
+                seen.add(id(generator))
+                states.append(generator.state)
+    return states
+
+
 def _run(name: str, checks: list[LayerCheck], fn: Callable[[], str | None]) -> None:
     try:
         problem = fn()
@@ -214,6 +228,7 @@ def check_layer(
     rtol: float = 1e-6,
     atol: float = 1e-6,
     seed: int = 0,
+    reseed: bool = False,
     raise_on_failure: bool = True,
 ) -> LayerCheckReport:
     """Checks that a custom Keras layer behaves as Keras expects.
@@ -236,11 +251,24 @@ def check_layer(
       batch-norm statistics, so it runs last).
     - ``mixed_precision`` (only with ``mixed_precision=True``): a layer built
       under the ``"mixed_float16"`` policy runs, keeps float32 weights and
-      gives finite outputs of the same shape.
+      gives finite outputs of the same shape, the floating ones in float16
+      (the compute dtype).
 
     Outputs are compared with ``rtol`` and ``atol`` (numbers computed by the
     same ops in the same order are equal; the tolerance only absorbs harmless
     reordering).
+
+    Layers that are random at inference (Monte Carlo dropout, noise layers)
+    give a new draw on every call, so ``config``, ``symbolic`` and ``save``
+    would compare different draws. With ``reseed=True`` the state of every
+    ``keras.random.SeedGenerator`` in the layer is recorded before the eager
+    call, and before each compared call the generators of whatever is called
+    (the layer itself inside the functional model, the ``from_config`` clone,
+    the reloaded model) are set back to it, in tracking order, so every
+    compared call sees the same random draws. A clone or reloaded model with
+    a different number of generators fails the check. Leave it off for
+    deterministic layers: it would hide, for example, a ``seed`` that
+    ``get_config`` forgets.
 
     Args:
         layer_or_factory: a layer instance, or a zero-argument function that
@@ -263,6 +291,9 @@ def check_layer(
         rtol: relative tolerance for output comparisons.
         atol: absolute tolerance for output comparisons.
         seed: seed for the random inputs and the gradient check.
+        reseed: set every ``keras.random.SeedGenerator`` to the same state
+            before each compared call (see above), for layers that are random
+            at inference.
         raise_on_failure: raise an ``AssertionError`` listing the failed
             checks (default); False returns the report instead.
 
@@ -355,6 +386,27 @@ def check_layer(
 
     checks: list[LayerCheck] = []
     name = type(layer).__name__
+    if reseed and not layer.built:
+        # Sublayers, and their seed generators, may only exist once built.
+        layer(inputs, training=False)
+    seed_snapshot = (
+        [_numpy(state).copy() for state in _seed_states(layer)] if reseed else []
+    )
+
+    def restore_seeds(obj: keras.Layer) -> str | None:
+        # Sets obj's generators to the state the eager call started from.
+        if not reseed:
+            return None
+        states = _seed_states(obj)
+        if len(states) != len(seed_snapshot):
+            return (
+                f"reseed: {type(obj).__name__} has {len(states)} seed generators, "
+                f"the layer {len(seed_snapshot)}"
+            )
+        for state, value in zip(states, seed_snapshot, strict=True):
+            state.assign(value)
+        return None
+
     eager = layer(inputs, training=False)
     eager_shapes = [tuple(_numpy(o).shape) for o in _flatten(eager)]
     state: dict[str, Any] = {}
@@ -394,6 +446,9 @@ def check_layer(
         if len(clone.weights) != len(layer.weights):
             return f"the clone has {len(clone.weights)} weights, the layer {len(layer.weights)}"
         clone.set_weights(layer.get_weights())
+        problem = restore_seeds(clone)
+        if problem:
+            return problem
         ok, detail = _close(clone(inputs, training=False), eager, rtol, atol)
         return None if ok else f"the clone with the same weights differs: {detail}"
 
@@ -408,6 +463,9 @@ def check_layer(
             for s, e in zip(symbolic_shapes, eager_shapes, strict=True)
         ):
             return f"symbolic output shapes {symbolic_shapes}, eager {eager_shapes}"
+        problem = restore_seeds(model)
+        if problem:
+            return problem
         ok, detail = _close(model(inputs, training=False), eager, rtol, atol)
         return (
             None
@@ -424,6 +482,9 @@ def check_layer(
             path = os.path.join(directory, "layer.keras")
             model.save(path)
             loaded = keras.saving.load_model(path, custom_objects=custom_objects)
+        problem = restore_seeds(loaded)
+        if problem:
+            return problem
         ok, detail = _close(loaded(inputs, training=False), eager, rtol, atol)
         return None if ok else f"the reloaded model differs: {detail}"
 
@@ -457,10 +518,17 @@ def check_layer(
         ]
         if bad_weights:
             return f"weights stored in float16 under mixed_float16: {bad_weights}"
+        compute_dtype = keras.backend.standardize_dtype(mixed_layer.compute_dtype)
         for number, output in enumerate(_flatten(outputs)):
             array = _numpy(output)
             if tuple(array.shape) != eager_shapes[number]:
                 return f"output {number} has shape {array.shape}, expected {eager_shapes[number]}"
+            dtype = keras.backend.standardize_dtype(output.dtype)
+            if np.issubdtype(array.dtype, np.floating) and dtype != compute_dtype:
+                return (
+                    f"output {number} is {dtype} under mixed_float16, expected the "
+                    f"compute dtype {compute_dtype}"
+                )
             if np.issubdtype(array.dtype, np.floating) and not np.all(
                 np.isfinite(array)
             ):

@@ -101,6 +101,32 @@ class Overflows(Scale):
         return x * 1e6  # beyond float16's range (65504)
 
 
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class UpcastsOutput(Scale):
+    def call(self, x):
+        # Under mixed_float16 the output should stay in the compute dtype.
+        return keras.ops.cast(super().call(x), "float32")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NoisyScale(Scale):
+    """Scale plus Gaussian noise at every call, inference included."""
+
+    def __init__(self, factor: float = 1.0, seed: int | None = None, **kwargs):
+        super().__init__(factor, **kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x):
+        noise = keras.random.normal(
+            keras.ops.shape(x), seed=self.seed_generator, dtype=x.dtype
+        )
+        return super().call(x) + noise
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
 def _failed(layer_factory, **kwargs) -> LayerCheckReport:
     report = check_layer(layer_factory, raise_on_failure=False, **kwargs)
     assert isinstance(report, LayerCheckReport)
@@ -215,6 +241,46 @@ def test_mixed_precision_overflow_fails():
     report = _failed(lambda: Overflows(), input_shape=(2, 3), mixed_precision=True)
     assert [c.name for c in report.failed] == ["mixed_precision"]
     assert "non-finite" in report["mixed_precision"].message
+
+
+def test_mixed_precision_output_in_float32_fails():
+    report = _failed(lambda: UpcastsOutput(), input_shape=(2, 3), mixed_precision=True)
+    assert [c.name for c in report.failed] == ["mixed_precision"]
+    assert "float32" in report["mixed_precision"].message
+    assert "float16" in report["mixed_precision"].message
+
+
+def test_layer_random_at_inference_needs_reseed():
+    # Every call draws new noise: without reseeding the compared calls differ.
+    report = _failed(lambda: NoisyScale(seed=4), input_shape=(3, 4))
+    assert {"config", "symbolic"} <= {c.name for c in report.failed}
+    report = check_layer(lambda: NoisyScale(seed=4), (3, 4), reseed=True)
+    assert report.passed, str(report)
+    assert [c.name for c in report.checks] == [
+        "output_shape",
+        "config",
+        "symbolic",
+        "save",
+        "gradients",
+        "training",
+    ]
+
+
+def test_reseed_still_catches_a_random_layer_whose_output_is_wrong():
+    # Reseeding makes the draws equal, not the layers: a forgotten factor in
+    # the config still shows up.
+    @keras.saving.register_keras_serializable(package=_PACKAGE)
+    class NoisyForgetful(NoisyScale):
+        def get_config(self):
+            config = super().get_config()
+            del config["factor"]
+            return config
+
+    report = _failed(
+        lambda: NoisyForgetful(3.0, seed=1), input_shape=(3, 4), reseed=True
+    )
+    assert "config" in [c.name for c in report.failed]
+    assert "differs" in report["config"].message
 
 
 def test_assertion_error_lists_the_failed_checks():
