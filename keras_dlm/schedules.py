@@ -161,8 +161,41 @@ def _cliff_decay_rate(
     return _finish(t, decayed, warmup=warmup, min_learning_rate=min_learning_rate)
 
 
+class _EpochDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """What StepDecay and CliffDecay share: time unit, warm-up and floor."""
+
+    def _set_common_arguments(
+        self,
+        initial_learning_rate: float,
+        steps_per_epoch: int | None,
+        warmup: float,
+        min_learning_rate: float,
+    ) -> None:
+        self.initial_learning_rate = _check_number(
+            "initial_learning_rate", initial_learning_rate, low=0.0, low_open=True
+        )
+        self.steps_per_epoch = _check_steps_per_epoch(steps_per_epoch)
+        self.warmup = _check_number("warmup", warmup, low=0.0, low_open=False)
+        self.min_learning_rate = _check_number(
+            "min_learning_rate",
+            min_learning_rate,
+            low=0.0,
+            high=self.initial_learning_rate,
+            low_open=False,
+        )
+
+    def _rate_at(self, t: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, step: Any) -> Any:
+        t = ops.cast(step, _DTYPE)
+        if self.steps_per_epoch is not None:
+            t = t / float(self.steps_per_epoch)
+        return self._rate_at(t)
+
+
 @keras.saving.register_keras_serializable(package="keras_dlm")
-class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+class StepDecay(_EpochDecaySchedule):
     """Step decay: multiplies the learning rate by ``factor`` every ``drop_every``.
 
     ``lr(t) = w(t) · max(min_learning_rate,
@@ -209,22 +242,13 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup: float = 0,
         min_learning_rate: float = 0.0,
     ) -> None:
-        self.initial_learning_rate = _check_number(
-            "initial_learning_rate", initial_learning_rate, low=0.0, low_open=True
+        self._set_common_arguments(
+            initial_learning_rate, steps_per_epoch, warmup, min_learning_rate
         )
         self.drop_every = _check_number(
             "drop_every", drop_every, low=0.0, low_open=True
         )
         self.factor = _check_number("factor", factor, low=0.0, high=1.0, low_open=True)
-        self.steps_per_epoch = _check_steps_per_epoch(steps_per_epoch)
-        self.warmup = _check_number("warmup", warmup, low=0.0, low_open=False)
-        self.min_learning_rate = _check_number(
-            "min_learning_rate",
-            min_learning_rate,
-            low=0.0,
-            high=self.initial_learning_rate,
-            low_open=False,
-        )
 
     def _rate_at(self, t: Any) -> Any:
         """The rate at time ``t`` in this schedule's unit (epochs or steps)."""
@@ -241,12 +265,6 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         """How many drops have happened by time ``t`` (for messages)."""
         return math.floor(t / self.drop_every)
 
-    def __call__(self, step: Any) -> Any:
-        t = ops.cast(step, _DTYPE)
-        if self.steps_per_epoch is not None:
-            t = t / float(self.steps_per_epoch)
-        return self._rate_at(t)
-
     def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
@@ -259,7 +277,7 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 @keras.saving.register_keras_serializable(package="keras_dlm")
-class CliffDecay(keras.optimizers.schedules.LearningRateSchedule):
+class CliffDecay(_EpochDecaySchedule):
     """Cliff decay: sharp drops at chosen times, a gradual decrease in between.
 
     Before the first cliff the rate is ``initial_learning_rate``. At cliff
@@ -322,8 +340,8 @@ class CliffDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup: float = 0,
         min_learning_rate: float = 0.0,
     ) -> None:
-        self.initial_learning_rate = _check_number(
-            "initial_learning_rate", initial_learning_rate, low=0.0, low_open=True
+        self._set_common_arguments(
+            initial_learning_rate, steps_per_epoch, warmup, min_learning_rate
         )
         if isinstance(cliffs, numbers.Real) or not isinstance(cliffs, Sequence):
             raise TypeError(
@@ -360,15 +378,6 @@ class CliffDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.decay_rate = _check_number(
             "decay_rate", decay_rate, low=0.0, high=1.0, low_open=True
         )
-        self.steps_per_epoch = _check_steps_per_epoch(steps_per_epoch)
-        self.warmup = _check_number("warmup", warmup, low=0.0, low_open=False)
-        self.min_learning_rate = _check_number(
-            "min_learning_rate",
-            min_learning_rate,
-            low=0.0,
-            high=self.initial_learning_rate,
-            low_open=False,
-        )
 
     def _rate_at(self, t: Any) -> Any:
         """The rate at time ``t`` in this schedule's unit (epochs or steps)."""
@@ -386,12 +395,6 @@ class CliffDecay(keras.optimizers.schedules.LearningRateSchedule):
     def _stage(self, t: float) -> int:
         """How many cliffs have been passed by time ``t`` (for messages)."""
         return sum(1 for cliff in self.cliffs if t >= cliff)
-
-    def __call__(self, step: Any) -> Any:
-        t = ops.cast(step, _DTYPE)
-        if self.steps_per_epoch is not None:
-            t = t / float(self.steps_per_epoch)
-        return self._rate_at(t)
 
     def get_config(self) -> dict[str, Any]:
         return {
