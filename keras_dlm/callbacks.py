@@ -27,6 +27,12 @@ __all__ = ["CliffDecay", "GradientCheck", "LRFinder", "StepDecay"]
 
 def _set_learning_rate(optimizer: Any, value: float, *, owner: str) -> None:
     """Assigns a float learning rate, or raises a TypeError naming the problem."""
+    _require_float_learning_rate(optimizer, owner=owner)
+    optimizer.learning_rate = value
+
+
+def _require_float_learning_rate(optimizer: Any, *, owner: str) -> None:
+    """Raises a TypeError when the optimizer's learning rate is a schedule."""
     current = getattr(optimizer, "_learning_rate", None)
     if isinstance(current, keras.optimizers.schedules.LearningRateSchedule) or (
         callable(current) and not isinstance(current, keras.Variable)
@@ -39,7 +45,6 @@ def _set_learning_rate(optimizer: Any, value: float, *, owner: str) -> None:
             "drop the callback and pass keras_dlm.schedules.StepDecay / "
             "CliffDecay to the optimizer instead."
         )
-    optimizer.learning_rate = value
 
 
 def _current_learning_rate(optimizer: Any) -> float:
@@ -91,11 +96,9 @@ class _DecayCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._stage = None
-        current = getattr(self.model.optimizer, "_learning_rate", None)
-        if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
-            _set_learning_rate(
-                self.model.optimizer, 0.0, owner=f"keras_dlm.callbacks.{self._name}"
-            )
+        _require_float_learning_rate(
+            self.model.optimizer, owner=f"keras_dlm.callbacks.{self._name}"
+        )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = int(epoch)

@@ -631,22 +631,10 @@ def _check_full(
         step_minus[j] = flat[k] - perturbed[k]
         values[index] = _grad_backend.to_float64_tensor(perturbed.reshape(base.shape))
         f_minus[j] = evaluate(values)
-    numeric = (f_plus - f_minus) / (step_plus + step_minus)
     backprop = gradient.reshape(-1)[elements]
-    abs_err, rel_err, allowed = _errors(backprop, numeric, rtol, atol)
-    failing = abs_err > allowed
-    kinks = failing & _kinks(
-        backprop, f_plus, f_minus, f_zero, step_plus, step_minus, numeric, rtol, atol
+    return _compare(
+        backprop, f_plus, f_minus, f_zero, step_plus, step_minus, rtol, atol
     )
-    return {
-        "backprop": backprop,
-        "numeric": numeric,
-        "abs_err": abs_err,
-        "rel_err": rel_err,
-        "allowed": allowed,
-        "failing": failing & ~kinks,
-        "kinks": kinks,
-    }
 
 
 def _check_directions(
@@ -674,12 +662,26 @@ def _check_directions(
         f_plus[d] = evaluate(values)
         values[index] = _grad_backend.to_float64_tensor(base - eps * direction)
         f_minus[d] = evaluate(values)
-    numeric = (f_plus - f_minus) / (2 * eps)
+    steps = np.full(num_directions, eps)
+    return _compare(backprop, f_plus, f_minus, f_zero, steps, steps, rtol, atol)
+
+
+def _compare(
+    backprop: np.ndarray,
+    f_plus: np.ndarray,
+    f_minus: np.ndarray,
+    f_zero: float,
+    step_plus: np.ndarray,
+    step_minus: np.ndarray,
+    rtol: float,
+    atol: float,
+) -> dict[str, Any]:
+    """Compares back-prop with central differences, setting kinks apart."""
+    numeric = (f_plus - f_minus) / (step_plus + step_minus)
     abs_err, rel_err, allowed = _errors(backprop, numeric, rtol, atol)
     failing = abs_err > allowed
-    steps = np.full(num_directions, eps)
     kinks = failing & _kinks(
-        backprop, f_plus, f_minus, f_zero, steps, steps, numeric, rtol, atol
+        backprop, f_plus, f_minus, f_zero, step_plus, step_minus, numeric, rtol, atol
     )
     return {
         "backprop": backprop,

@@ -185,6 +185,7 @@ class _EpochDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
         )
 
     def _rate_at(self, t: Any) -> Any:
+        """The rate at time ``t``; each subclass defines its own decay."""
         raise NotImplementedError
 
     def __call__(self, step: Any) -> Any:

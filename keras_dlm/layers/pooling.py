@@ -35,6 +35,18 @@ def _check_padding(layer: str, padding: Any) -> str:
     return value
 
 
+def _window_arguments(
+    layer_name: str,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None,
+    padding: str,
+) -> tuple[tuple[int, int], tuple[int, int], str]:
+    """Validated ``(pool_size, strides, padding)``; strides default to the pool."""
+    pool = normalize_pair(layer_name, "pool_size", pool_size)
+    stride = normalize_pair(layer_name, "strides", pool if strides is None else strides)
+    return pool, stride, _check_padding(layer_name, padding)
+
+
 def _pooled_length(size: Any, pool: int, stride: int, padding: str) -> Any:
     """Output length of a pooled axis; `size` may be an int, None or a tensor."""
     if size is None:
@@ -109,12 +121,9 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        name = type(self).__name__
-        self.pool_size = normalize_pair(name, "pool_size", pool_size)
-        self.strides = normalize_pair(
-            name, "strides", self.pool_size if strides is None else strides
+        self.pool_size, self.strides, self.padding = _window_arguments(
+            type(self).__name__, pool_size, strides, padding
         )
-        self.padding = _check_padding(name, padding)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
@@ -272,12 +281,9 @@ class MaxUnpooling2D(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        name = type(self).__name__
-        self.pool_size = normalize_pair(name, "pool_size", pool_size)
-        self.strides = normalize_pair(
-            name, "strides", self.pool_size if strides is None else strides
+        self.pool_size, self.strides, self.padding = _window_arguments(
+            type(self).__name__, pool_size, strides, padding
         )
-        self.padding = _check_padding(name, padding)
 
     def _check_inputs(self, shapes: Sequence[Any]) -> None:
         name = type(self).__name__
