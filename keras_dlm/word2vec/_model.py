@@ -230,7 +230,9 @@ class Word2Vec(keras.Model):
                 ``metrics`` are not accepted. ``jit_compile`` defaults to
                 True on TensorFlow outside a ``tf.distribute`` scope (XLA,
                 CPU included: Keras's ``"auto"`` leaves it off on CPU) and
-                to ``"auto"`` elsewhere.
+                to ``"auto"`` elsewhere; ``steps_per_execution`` defaults to
+                16 on TensorFlow (one graph call per 16 steps, so callbacks
+                see every 16th batch) and to 1 elsewhere.
         """
         for key in ("loss", "metrics", "loss_weights", "weighted_metrics"):
             if kwargs.get(key) is not None:
@@ -263,6 +265,9 @@ class Word2Vec(keras.Model):
             self._decay = None
         if not kwargs.get("run_eagerly"):
             kwargs.setdefault("jit_compile", _sparse.default_jit_compile())
+            kwargs.setdefault(
+                "steps_per_execution", _sparse.default_steps_per_execution()
+            )
         super().compile(optimizer=optimizer, **kwargs)
 
     def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> Any:
@@ -296,9 +301,10 @@ class Word2Vec(keras.Model):
         optimizer = config.pop("optimizer", None)
         if optimizer is not None:
             optimizer = keras.optimizers.deserialize(optimizer)
-        # jit_compile is left to this backend's default: True saved on
-        # TensorFlow would mean torch.compile when loaded on PyTorch.
-        keep = ("alpha", "min_alpha", "steps_per_execution", "run_eagerly")
+        # jit_compile and steps_per_execution are left to this backend's
+        # defaults: True saved on TensorFlow would mean torch.compile when
+        # loaded on PyTorch, and 16 steps per call only pays on TensorFlow.
+        keep = ("alpha", "min_alpha", "run_eagerly")
         self.compile(optimizer, **{key: config[key] for key in keep if key in config})
         if self.built:
             self.optimizer.build(self.trainable_variables)

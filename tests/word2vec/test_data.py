@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from keras_dlm.word2vec import Vocabulary, Word2Vec
+from keras_dlm.word2vec import _data as data_module
+from keras_dlm.word2vec._data import _alias_table
 
 WINDOW = 4
 
@@ -118,7 +120,8 @@ def test_subsampling_is_fresh_each_pass_and_follows_keep_probability():
     stream = dataset._stream
     passes = []
     for _ in range(2):
-        chunk = stream._examples(corpus)
+        (encoded,) = stream._read_chunks()  # the corpus is one chunk
+        chunk = stream._examples(encoded)
         passes.append(chunk["targets"])
     kept_fractions = [np.mean(targets == vocab["the"]) for targets in passes]
     assert not np.array_equal(passes[0], passes[1])
@@ -169,7 +172,8 @@ def test_epoch_length_matches_one_corpus_pass_and_progress_grows():
     model = Word2Vec(vocab, embedding_dim=4, window=3, seed=0)
     dataset = model.make_dataset(corpus, batch_size=128, epochs=2)
     stream = dataset._stream
-    first_pass = [stream._examples(corpus) for _ in range(3)]
+    (encoded,) = stream._read_chunks()  # the corpus is one chunk
+    first_pass = [stream._examples(encoded) for _ in range(3)]
     pairs = np.mean([len(chunk["targets"]) for chunk in first_pass[1:]])
     assert len(dataset) == pytest.approx(pairs / 128, rel=0.05)
     progress = [dataset[index][0]["progress"][0] for index in range(len(dataset))]
@@ -182,3 +186,46 @@ def test_one_shot_iterator_is_refused():
     model = Word2Vec(vocab, embedding_dim=4, window=1)
     with pytest.raises(TypeError, match="re-iterable"):
         model.make_dataset(iter([["a", "b"]] * 3), batch_size=2)
+
+
+def test_alias_table_represents_the_noise_distribution_exactly():
+    rng = np.random.default_rng(3)
+    probabilities = rng.pareto(1.0, size=500) + 1e-9
+    probabilities /= probabilities.sum()
+    accept, alias = _alias_table(probabilities)
+    # Outcome j is drawn when slot j is accepted, or when a slot whose alias
+    # is j is rejected; each slot is drawn with probability 1/n.
+    implied = accept.copy()
+    np.add.at(implied, alias, 1.0 - accept)
+    np.testing.assert_allclose(implied / len(probabilities), probabilities, rtol=1e-9)
+    assert np.all((accept >= 0) & (accept <= 1))
+
+
+def test_cached_corpus_gives_the_same_batches_as_a_streamed_one(monkeypatch):
+    corpus = [[f"w{(i * 7 + j) % 40}" for j in range(12)] for i in range(200)]
+    vocab = Vocabulary.build(corpus, min_count=1)
+
+    def batches(cache_tokens: int) -> list[dict[str, np.ndarray]]:
+        monkeypatch.setattr(data_module, "_CACHE_TOKENS", cache_tokens)
+        # Small chunks, so three passes cross several chunk boundaries.
+        stream = data_module._BatchStream(
+            corpus,
+            vocab,
+            mode="skipgram",
+            window=3,
+            negative=5,
+            shared_negatives=None,
+            ns_exponent=0.75,
+            batch_size=64,
+            epochs=3,
+            seed=5,
+            chunk_tokens=500,
+        )
+        assert stream.cache == (cache_tokens > 0)
+        steps = 3 * 12 * 200 * 3 // 64  # about three passes of examples
+        return [stream.take(1) for _ in range(steps)]
+
+    cached, streamed = batches(1 << 25), batches(0)
+    for left, right in zip(cached, streamed, strict=True):
+        for key in left:
+            np.testing.assert_array_equal(left[key], right[key])

@@ -170,7 +170,8 @@ def test_learning_rate_decays_linearly_to_min_alpha():
     vocab = Vocabulary.build(corpus, min_count=1)
     model = Word2Vec(vocab, embedding_dim=8, window=2, seed=0)
     dataset = model.make_dataset(corpus, batch_size=64, epochs=3)
-    model.compile()
+    # One step per call, so the callback sees every step's learning rate.
+    model.compile(steps_per_execution=1)
     seen = []
     callback = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: seen.append(float(logs["learning_rate"]))
@@ -265,3 +266,17 @@ def test_lee_corpus_attacks_near_bombings():
     model.fit(dataset, epochs=10, verbose=0)
     neighbours = [word for word, _ in model.wv.most_similar("attacks", topn=None)]
     assert neighbours.index("bombings") < 50
+
+
+def test_tensorflow_runs_several_steps_per_call_by_default():
+    corpus = _cluster_corpus(sentences=100)
+    model = Word2Vec(Vocabulary.build(corpus, min_count=1), embedding_dim=4, seed=0)
+    model.compile()
+    expected = 16 if keras.backend.backend() == "tensorflow" else 1
+    assert model.steps_per_execution == expected
+    dataset = model.make_dataset(corpus, batch_size=64, epochs=1)
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    # Every planned step ran (rounded up to whole calls on TensorFlow).
+    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    assert len(dataset) <= steps < len(dataset) + expected
