@@ -109,6 +109,7 @@ class _BatchStream:
         batch_size: int,
         epochs: int,
         seed: int | None,
+        shuffle: bool = True,
         chunk_tokens: int = _CHUNK_TOKENS,
     ) -> None:
         self.corpus = corpus
@@ -118,6 +119,7 @@ class _BatchStream:
         self.negative = negative
         self.shared_negatives = shared_negatives
         self.batch_size = batch_size
+        self.shuffle = bool(shuffle)
         self.chunk_tokens = chunk_tokens
         self.rng = np.random.default_rng(seed)
         self.keep = vocabulary.keep_probabilities.astype(np.float32)
@@ -189,8 +191,7 @@ class _BatchStream:
         ids, sentence = ids[keep], sentence[keep]
         contexts, valid = _window_contexts(ids, sentence, self.window, self.rng)
         if self.mode == "skipgram":
-            # Pairs in corpus order, grouped by centre word as gensim trains
-            # them; the context word's input vector predicts the centre word.
+            # The context word's input vector predicts the centre word.
             rows, columns = np.nonzero(valid)
             examples = {
                 "inputs": contexts[rows, columns],
@@ -213,6 +214,18 @@ class _BatchStream:
             (self.tokens_seen + fraction * raw_tokens) / self.planned_tokens
         ).astype(np.float32)
         self.tokens_seen += raw_tokens
+        if self.shuffle:
+            # In corpus order a batch of 4096 skip-gram pairs is some 700
+            # consecutive tokens of one text: its topic words then receive
+            # hundreds of updates in one step, all computed from the same
+            # stale vectors and summed (gensim applies them one after
+            # another). Shuffling within the chunk spreads them over the
+            # chunk's steps; "progress" keeps its order, so the learning rate
+            # still falls step by step.
+            order = self.rng.permutation(len(rows))
+            for key in examples:
+                if key != "progress":
+                    examples[key] = examples[key][order]
         return examples
 
     def first_chunk(self) -> dict[str, np.ndarray]:
@@ -331,6 +344,7 @@ def _make_dataset(
     batch_size: int,
     epochs: int,
     seed: int | None,
+    shuffle: bool = True,
 ) -> Word2VecDataset:
     _check_reiterable(corpus)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -355,6 +369,7 @@ def _make_dataset(
         batch_size=batch_size,
         epochs=epochs,
         seed=seed,
+        shuffle=shuffle,
     )
     stream.first_chunk()
     if not stream.examples_per_kept_token:
