@@ -90,10 +90,12 @@ def _window_contexts(
 class _BatchStream:
     """An endless stream of training batches, one corpus pass after another.
 
-    Each pass re-reads the corpus (so it may be larger than memory), applies
-    subsampling with fresh random draws, draws fresh reduced windows, and
-    turns a chunk of ``_CHUNK_TOKENS`` tokens at a time into examples with
-    NumPy. Negatives are drawn for each batch as it is handed out.
+    A corpus of at most ``_CACHE_TOKENS`` tokens is encoded once and kept as
+    word indices; a larger one is re-read every pass (so it may be larger
+    than memory). Each pass applies subsampling with fresh random draws,
+    draws fresh reduced windows, turns a chunk of ``_CHUNK_TOKENS`` tokens
+    at a time into examples with NumPy and (``shuffle``) shuffles them
+    within the chunk. Negatives are drawn for each batch as it is handed out.
     """
 
     def __init__(

@@ -177,8 +177,10 @@ class Word2Vec(keras.Model):
         Every corpus pass subsamples frequent words afresh (keep probability
         from `Vocabulary.keep_probabilities`), draws each centre word's
         effective half-window uniformly from ``1..window``, and turns the
-        text into examples with NumPy, a chunk at a time, so the corpus may
-        be larger than memory. Each batch gets freshly drawn negatives.
+        text into examples with NumPy, a chunk at a time. A corpus of up to
+        2**25 tokens is encoded once and kept in memory as word indices; a
+        larger one is re-read every pass, so it may be larger than memory.
+        Each batch gets freshly drawn negatives.
 
         Args:
             corpus: a path to a UTF-8 text file or a re-iterable of token
