@@ -15,14 +15,15 @@ time, peak RSS, WordSim353 and SimLex-999 Spearman, and analogy accuracy
 figure's range over the repeats and the WordSim353 / SimLex OOV ratios.
 Corpora (all offline, from gensim's test data): ``head500`` (default,
 ``head500.noblanks.cor``, 331k tokens, read as is), ``lee``
-(``lee_background.cor``, 60k tokens, tokenized by gensim's
+(``lee_background.cor``, 58k tokens once tokenized by gensim's
 ``simple_preprocess`` as gensim's own Lee tests do; the table adds the rank
 of "bombings" among the neighbours of "attacks", which gensim's test wants
 below 50) and ``wiki`` (the shortened enwiki dump through
 ``gensim.corpora.WikiCorpus``, 453k tokens). ``lee`` and ``wiki`` are
 tokenized once into a temporary one-sentence-per-line file that both gensim
-(``LineSentence``) and keras_dlm read, so both see the same tokens. keras_dlm runs skip-gram with negatives shared by runs of 8
-consecutive examples and CBOW with per-example negatives (the settings the
+(``LineSentence``) and keras_dlm read, so both see the same tokens.
+keras_dlm runs skip-gram with negatives shared by runs of 8 consecutive
+examples and CBOW with per-example negatives (the settings the
 docs recommend; ``--shared`` runs other choices). PyTorch runs with
 ``torch.set_num_threads(--torch-threads)`` (default 1: on this 2-core machine
 shared with other work, two OpenMP threads made a step 10x slower). A last table times one

@@ -144,9 +144,17 @@ class _BatchStream:
 
     def _chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Endless ``(word indices, sentence lengths)`` chunks, pass after pass."""
+        cached_tokens = 0
         for chunk in self._read_chunks():
             if self.cache:
-                self._encoded.append(chunk)
+                cached_tokens += len(chunk[0])
+                # The vocabulary's count decided; a corpus larger than the
+                # one it was built from must not grow the cache past it.
+                if cached_tokens > _CACHE_TOKENS:
+                    self.cache = False
+                    self._encoded.clear()
+                else:
+                    self._encoded.append(chunk)
             yield chunk
         if not self.cache:
             while True:

@@ -245,3 +245,33 @@ def test_cached_corpus_gives_the_same_batches_as_a_streamed_one(monkeypatch):
     for left, right in zip(cached, streamed, strict=True):
         for key in left:
             np.testing.assert_array_equal(left[key], right[key])
+
+
+def test_cache_is_dropped_when_the_corpus_outgrows_it(monkeypatch):
+    # The vocabulary comes from a small sample; the training corpus is
+    # larger than the cache limit although the vocabulary's count is not.
+    monkeypatch.setattr(data_module, "_CACHE_TOKENS", 1000)
+    sample = [[f"w{(i + j) % 30}" for j in range(10)] for i in range(50)]
+    corpus = sample * 10  # 5000 tokens
+    vocab = Vocabulary.build(sample, min_count=1)
+    stream = data_module._BatchStream(
+        corpus,
+        vocab,
+        mode="skipgram",
+        window=2,
+        negative=3,
+        shared_negatives=None,
+        ns_exponent=0.75,
+        batch_size=32,
+        epochs=2,
+        seed=0,
+        chunk_tokens=400,
+    )
+    assert stream.cache
+    chunks = stream._chunks()
+    first_pass = [next(chunks) for _ in range(13)]  # 5000 tokens / 400 a chunk
+    assert sum(len(ids) for ids, _ in first_pass) == 5000
+    assert not stream.cache and stream._encoded == []
+    # The next pass is read from the corpus again, not from a partial cache.
+    ids, _ = next(chunks)
+    np.testing.assert_array_equal(ids, first_pass[0][0])
