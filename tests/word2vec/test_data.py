@@ -25,6 +25,23 @@ def _all_batches(dataset):
     return [dataset._stream.first_chunk()]
 
 
+def _skipgram_stream(corpus, vocab, **overrides):
+    """A `_BatchStream` built directly, with small chunks by default."""
+    settings = dict(
+        mode="skipgram",
+        window=2,
+        negative=5,
+        shared_negatives=None,
+        ns_exponent=0.75,
+        batch_size=64,
+        epochs=2,
+        seed=0,
+        chunk_tokens=500,
+    )
+    settings.update(overrides)
+    return data_module._BatchStream(corpus, vocab, **settings)
+
+
 def _concatenated(batches, key):
     return np.concatenate([batch[key] for batch in batches])
 
@@ -224,19 +241,7 @@ def test_cached_corpus_gives_the_same_batches_as_a_streamed_one(monkeypatch):
     def batches(cache_tokens: int) -> list[dict[str, np.ndarray]]:
         monkeypatch.setattr(data_module, "_CACHE_TOKENS", cache_tokens)
         # Small chunks, so three passes cross several chunk boundaries.
-        stream = data_module._BatchStream(
-            corpus,
-            vocab,
-            mode="skipgram",
-            window=3,
-            negative=5,
-            shared_negatives=None,
-            ns_exponent=0.75,
-            batch_size=64,
-            epochs=3,
-            seed=5,
-            chunk_tokens=500,
-        )
+        stream = _skipgram_stream(corpus, vocab, window=3, epochs=3, seed=5)
         assert stream.cache == (cache_tokens > 0)
         steps = 3 * 12 * 200 * 3 // 64  # about three passes of examples
         return [stream.take(1) for _ in range(steps)]
@@ -254,19 +259,7 @@ def test_cache_is_dropped_when_the_corpus_outgrows_it(monkeypatch):
     sample = [[f"w{(i + j) % 30}" for j in range(10)] for i in range(50)]
     corpus = sample * 10  # 5000 tokens
     vocab = Vocabulary.build(sample, min_count=1)
-    stream = data_module._BatchStream(
-        corpus,
-        vocab,
-        mode="skipgram",
-        window=2,
-        negative=3,
-        shared_negatives=None,
-        ns_exponent=0.75,
-        batch_size=32,
-        epochs=2,
-        seed=0,
-        chunk_tokens=400,
-    )
+    stream = _skipgram_stream(corpus, vocab, chunk_tokens=400)
     assert stream.cache
     chunks = stream._chunks()
     first_pass = [next(chunks) for _ in range(13)]  # 5000 tokens / 400 a chunk
