@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 from collections.abc import Sequence
 
 from keras_dlm._version import __version__
+from keras_dlm.cli._errors import CommandLineError
 
-# Each subcommand lives in its own module, which defines ``add_parser`` and
+# Each subcommand lives in its own module, which defines ``add_arguments`` and
 # ``run``; the module is imported only when that subcommand is used, so that
 # ``keras-dlm --help`` stays fast and needs no optional extra.
 _SUBCOMMANDS = {
@@ -38,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"keras-dlm {__version__}"
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show a traceback for user errors too (they are one line otherwise)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in _SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
@@ -57,5 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # TensorFlow's C++ start-up banners and CUDA probes are noise on the
+    # command line; a user who set TF_CPP_MIN_LOG_LEVEL keeps their choice.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     module = importlib.import_module(args._module)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except CommandLineError as error:
+        if args.debug:
+            raise
+        print(f"keras-dlm {args.command}: error: {error}", file=sys.stderr)
+        return 2

@@ -7,7 +7,7 @@ import keras
 import pytest
 
 from keras_dlm import __version__
-from keras_dlm.cli import main
+from keras_dlm.cli import CommandLineError, main
 from keras_dlm.cli.info import collect_info
 
 
@@ -51,3 +51,20 @@ def test_console_script_runs_as_module():
         check=True,
     )
     assert completed.stdout.strip() == f"keras-dlm {__version__}"
+
+
+def _raise_user_error(args):
+    raise CommandLineError("--corpus missing.txt does not exist")
+
+
+def test_user_error_is_one_line_and_status_2(monkeypatch, capsys):
+    import keras_dlm.cli.info as info_module
+
+    monkeypatch.setattr(info_module, "run", _raise_user_error)
+    assert main(["info"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "keras-dlm info: error: --corpus missing.txt does not exist\n"
+    )
+    with pytest.raises(CommandLineError):
+        main(["--debug", "info"])
