@@ -36,21 +36,38 @@ tolerance and by at least the back-prop error, the perturbation crossed a
 kink; the element is reported as a non-differentiable point and does not
 fail the check. On a smooth function the two one-sided slopes agree to
 ``O(ε · f'')``, so a wrong gradient still fails.
+
+Non-finite values fail the check: an output (or the checked scalar) that is
+NaN or infinite at the unperturbed point, a back-prop gradient with a NaN or
+infinite element anywhere in the tensor, and a finite difference that is not
+finite. The report names the output or tensor, the first such element (or
+direction) and its value.
+
+The code follows torch's ``gradcheck``: ``_check_settings`` validates the
+arguments, ``_compare_elements`` (torch's slow mode) and
+``_compare_directions`` (its fast mode) compute and compare the gradients,
+``_build_report`` turns the comparisons into a ``GradientCheckReport``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
-from keras_dlm._backend import backend_name
+from keras_dlm._backend import backend_name, keras_internals
 from keras_dlm._backend import gradients as _grad_backend
+from keras_dlm._checks import (
+    check_bool,
+    check_choice,
+    check_integer,
+    check_number,
+    invalid_argument,
+)
 
 __all__ = [
     "GradientCheck",
@@ -67,6 +84,16 @@ _DEFAULT_ATOL = 1e-5
 # tensor whose directional derivatives disagree.
 _LOCALIZE_ELEMENTS = 256
 _MODES = ("full", "fast")
+# Keyword arguments of check_gradients that GradientCheck passes on.
+_CALLBACK_KWARGS = (
+    "eps",
+    "rtol",
+    "atol",
+    "max_elements",
+    "num_directions",
+    "seed",
+    "training",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +121,9 @@ class TensorGradientCheck:
             out non-differentiable points).
         non_differentiable: elements (full mode, index tuples) or directions
             (fast mode, ints) where the perturbation crossed a kink.
+        non_finite: what was not finite (NaN or infinite) in this tensor's
+            back-prop gradient or finite differences, with the first element
+            (or direction) and its value; any entry fails the tensor.
     """
 
     name: str
@@ -108,6 +138,7 @@ class TensorGradientCheck:
     numeric_at_worst: float
     passed: bool
     non_differentiable: tuple[Any, ...] = ()
+    non_finite: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +155,9 @@ class GradientCheckReport:
         backend: the Keras backend that computed the gradients.
         value: the checked scalar at the unperturbed point.
         notes: remarks about the check (e.g. outputs not in float64).
+        non_finite: the outputs (or the checked scalar) that were not finite
+            at the unperturbed point, with the first such element and its
+            value; any entry fails the check.
     """
 
     passed: bool
@@ -135,6 +169,7 @@ class GradientCheckReport:
     backend: str
     value: float
     notes: tuple[str, ...] = ()
+    non_finite: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[TensorGradientCheck, ...]:
@@ -214,6 +249,11 @@ class GradientCheckReport:
                 lines.append(
                     f"non-differentiable points in {t.name} ({what} excluded): {shown}{suffix}"
                 )
+        lines.extend(f"non-finite: {problem}" for problem in self.non_finite)
+        for t in self.tensors:
+            lines.extend(
+                f"non-finite in {t.name}: {problem}" for problem in t.non_finite
+            )
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -226,37 +266,22 @@ class GradientCheckError(AssertionError):
 
     def __init__(self, report: GradientCheckReport):
         self.report = report
-        names = ", ".join(t.name for t in report.failed)
-        super().__init__(
-            f"gradients of {names} disagree with finite differences\n{report}"
-        )
+        causes = []
+        if report.non_finite:
+            causes.append("the checked function is not finite")
+        if report.failed:
+            names = ", ".join(t.name for t in report.failed)
+            causes.append(f"gradients of {names} disagree with finite differences")
+        super().__init__(f"{'; '.join(causes)}\n{report}")
 
 
 # --------------------------------------------------------------------------
-# Structures: inputs and targets may be tensors, tuples, lists or dicts.
+# Tensors and structures (inputs and targets may be nested lists, tuples and
+# dicts; keras.tree flattens dicts in sorted key order).
 
 
-def _flatten_with_names(structure: Any, prefix: str) -> list[tuple[str, Any]]:
-    if isinstance(structure, dict):
-        items = []
-        for key in sorted(structure):
-            items += _flatten_with_names(structure[key], f"{prefix}[{key!r}]")
-        return items
-    if isinstance(structure, (list, tuple)):
-        items = []
-        for i, item in enumerate(structure):
-            items += _flatten_with_names(item, f"{prefix}[{i}]")
-        return items
-    return [(prefix, structure)]
-
-
-def _pack(structure: Any, leaves: Iterator[Any]) -> Any:
-    if isinstance(structure, dict):
-        packed = {key: _pack(structure[key], leaves) for key in sorted(structure)}
-        return {key: packed[key] for key in structure}
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(_pack(item, leaves) for item in structure)
-    return next(leaves)
+def _path_name(prefix: str, path: tuple[Any, ...]) -> str:
+    return prefix + "".join(f"[{key!r}]" for key in path)
 
 
 def _is_float(x: Any) -> bool:
@@ -270,21 +295,53 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
+def _first_non_finite(array: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first NaN or infinite element, or None."""
+    bad = np.flatnonzero(~np.isfinite(array))
+    if not len(bad):
+        return None
+    return tuple(int(i) for i in np.unravel_index(bad[0], array.shape))
+
+
+def _describe_non_finite(what: str, array: np.ndarray) -> str | None:
+    """Names the first non-finite element of `array`, its value and the count."""
+    where = _first_non_finite(array)
+    if where is None:
+        return None
+    count = int(np.sum(~np.isfinite(array)))
+    return (
+        f"{what} is {array[where]} at {where} "
+        f"({count} of {array.size} elements not finite)"
+    )
+
+
 # --------------------------------------------------------------------------
 # float64 for the duration of the check
 
 
 def _all_layers(target: keras.Layer) -> list[keras.Layer]:
-    layers = list(target._flatten_layers(include_self=True, recursive=True))
+    layers = keras_internals.flatten_layers(target)
     extra = []
     for layer in layers:
-        functional = getattr(layer, "_functional", None)
-        if isinstance(functional, keras.Layer):
-            extra += list(functional._flatten_layers(include_self=True, recursive=True))
+        functional = keras_internals.sequential_functional(layer)
+        if functional is not None:
+            extra += keras_internals.flatten_layers(functional)
     seen: dict[int, keras.Layer] = {}
     for layer in layers + extra:
         seen.setdefault(id(layer), layer)
     return list(seen.values())
+
+
+def _symbolic_inputs(layer: keras.Layer) -> list[keras.KerasTensor]:
+    # Functional models (and built Sequential ones) cast their inputs to the
+    # dtype of these tensors; other layers have no `inputs`.
+    try:
+        inputs = layer.inputs
+    except AttributeError:
+        return []
+    if inputs is None:
+        return []
+    return [t for t in keras.tree.flatten(inputs) if isinstance(t, keras.KerasTensor)]
 
 
 @contextlib.contextmanager
@@ -302,40 +359,33 @@ def _float64_layers(target: keras.Layer) -> Iterator[None]:
             variables.setdefault(id(variable), variable)
     keras_tensors: dict[int, Any] = {}
     for layer in layers:
-        for tensor in getattr(layer, "_inputs", None) or ():
-            if isinstance(tensor, keras.KerasTensor):
-                keras_tensors.setdefault(id(tensor), tensor)
-
-    saved_policies = [(layer, layer._dtype_policy) for layer in layers]
-    saved_variables = [
-        (v, v._dtype)
-        for v in variables.values()
-        if keras.backend.is_float_dtype(v._dtype)
-    ]
+        for tensor in _symbolic_inputs(layer):
+            keras_tensors.setdefault(id(tensor), tensor)
     # Input layers keep a dtype of their own, which Sequential casts its
     # inputs to; functional models cast to their input tensors' dtype.
-    saved_tensors = [
-        (t, t._dtype)
-        for t in [*keras_tensors.values()]
-        + [layer for layer in layers if isinstance(layer, keras.layers.InputLayer)]
-        if keras.backend.is_float_dtype(t._dtype)
+    declared = [
+        *variables.values(),
+        *keras_tensors.values(),
+        *(layer for layer in layers if isinstance(layer, keras.layers.InputLayer)),
+    ]
+    saved_policies = [(layer, layer.dtype_policy) for layer in layers]
+    saved_dtypes = [
+        (obj, dtype)
+        for obj in declared
+        if keras.backend.is_float_dtype(dtype := keras_internals.declared_dtype(obj))
     ]
     policy = keras.DTypePolicy("float64")
     try:
         for layer, _ in saved_policies:
-            layer._dtype_policy = policy
-        for variable, _ in saved_variables:
-            variable._dtype = "float64"
-        for tensor, _ in saved_tensors:
-            tensor._dtype = "float64"
+            keras_internals.set_layer_dtype_policy(layer, policy)
+        for obj, _ in saved_dtypes:
+            keras_internals.set_declared_dtype(obj, "float64")
         yield
     finally:
         for layer, original in saved_policies:
-            layer._dtype_policy = original
-        for variable, original in saved_variables:
-            variable._dtype = original
-        for tensor, original in saved_tensors:
-            tensor._dtype = original
+            keras_internals.set_layer_dtype_policy(layer, original)
+        for obj, original in saved_dtypes:
+            keras_internals.set_declared_dtype(obj, original)
 
 
 # --------------------------------------------------------------------------
@@ -372,10 +422,12 @@ def _resolve_loss(loss: Any) -> Any:
         return loss_fn
     if callable(loss):
         return lambda y_true, y_pred: keras.ops.mean(loss(y_true, y_pred))
-    raise TypeError(
-        "Argument `loss` must be None, a loss name, a keras.losses.Loss, a "
-        f"function (y_true, y_pred) -> loss, or a list/dict of them; received "
-        f"{loss!r} of type {type(loss).__name__}."
+    raise invalid_argument(
+        "loss",
+        loss,
+        "None, a loss name, a keras.losses.Loss, a function (y_true, y_pred) "
+        "-> loss, or a list/dict of them",
+        error=TypeError,
     )
 
 
@@ -384,7 +436,7 @@ def _apply_loss(
 ) -> Any:
     if callable(loss_fn):
         return loss_fn(targets, outputs)
-    flat_outputs = [o for _, o in _flatten_with_names(outputs, "")]
+    flat_outputs = keras.tree.flatten(outputs)
     if isinstance(loss_fn, dict):
         if not isinstance(targets, dict):
             raise ValueError(
@@ -414,54 +466,105 @@ def _apply_loss(
 
 
 # --------------------------------------------------------------------------
-# Argument validation
+# Arguments
 
 
-def _check_positive(
-    name: str, value: Any, *, integer: bool = False, allow_none: bool = True
-) -> None:
-    if value is None and allow_none:
-        return
-    expected = "a positive integer" if integer else "a positive number"
-    valid = isinstance(value, (int, np.integer) if integer else (int, float, np.number))
-    valid = valid and not isinstance(value, bool)
-    if not valid or not value > 0 or (not integer and not math.isfinite(value)):
-        raise ValueError(f"Argument `{name}` must be {expected}; received {value!r}.")
+@dataclasses.dataclass(frozen=True)
+class _CheckSettings:
+    """The validated settings of one gradient check (defaults filled in)."""
+
+    mode: str
+    eps: float
+    rtol: float
+    atol: float
+    max_elements: int | None
+    num_directions: int
+    seed: int
+    training: bool
+    raise_on_failure: bool
+
+
+def _positive_number(name: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    number = check_number(name, value)
+    if number <= 0:
+        raise invalid_argument(name, value, "a positive number")
+    return number
+
+
+def _non_negative_number(name: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    number = check_number(name, value)
+    if number < 0:
+        raise invalid_argument(name, value, "a non-negative number")
+    return number
+
+
+def _check_settings(
+    *,
+    mode: str = "full",
+    eps: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    max_elements: int | None = None,
+    num_directions: int = 8,
+    seed: int | None = None,
+    training: bool = False,
+    raise_on_failure: bool = False,
+) -> _CheckSettings:
+    """Validates the settings shared by ``check_gradients`` and ``GradientCheck``."""
+    return _CheckSettings(
+        mode=check_choice("mode", mode, _MODES),
+        eps=_positive_number("eps", eps, _DEFAULT_EPS),
+        rtol=_non_negative_number("rtol", rtol, _DEFAULT_RTOL),
+        atol=_non_negative_number("atol", atol, _DEFAULT_ATOL),
+        max_elements=check_integer("max_elements", max_elements, allow_none=True),
+        num_directions=check_integer("num_directions", num_directions),
+        seed=0 if seed is None else check_integer("seed", seed, minimum=0),
+        training=check_bool("training", training),
+        raise_on_failure=check_bool("raise_on_failure", raise_on_failure),
+    )
+
+
+def _check_inputs(
+    target: Any, targets: Any, loss: Any, **settings: Any
+) -> _CheckSettings:
+    """Validates every argument of ``check_gradients`` but ``inputs``."""
+    if not (isinstance(target, keras.Layer) or callable(target)):
+        raise invalid_argument(
+            "target",
+            target,
+            "a keras.Layer, a keras.Model or a function of tensors",
+            error=TypeError,
+        )
+    checked = _check_settings(**settings)
+    if loss is None and targets is not None:
+        raise ValueError(
+            "Argument `targets` was given but `loss` is None: pass the loss that "
+            "compares outputs with targets, or leave out targets to check "
+            "sum(outputs * random cotangent)."
+        )
+    if loss is not None and targets is None:
+        raise ValueError(
+            f"Argument `loss` was given ({loss!r}) but `targets` is None: pass "
+            "the targets the loss compares the outputs with."
+        )
+    return checked
 
 
 # --------------------------------------------------------------------------
-# The comparison itself
+# The checked scalar
 
 
-def _errors(backprop: np.ndarray, numeric: np.ndarray, rtol: float, atol: float):
-    abs_err = np.abs(backprop - numeric)
-    rel_err = abs_err / np.maximum(np.maximum(np.abs(backprop), np.abs(numeric)), atol)
-    allowed = atol + rtol * np.abs(numeric)
-    return abs_err, rel_err, allowed
+class _CheckedScalar:
+    """The scalar function of the checked tensors, and how to evaluate it.
 
-
-def _kinks(
-    backprop: np.ndarray,
-    f_plus: np.ndarray,
-    f_minus: np.ndarray,
-    f_zero: float,
-    step_plus: np.ndarray,
-    step_minus: np.ndarray,
-    numeric: np.ndarray,
-    rtol: float,
-    atol: float,
-) -> np.ndarray:
-    """Marks compared values whose perturbation crossed a kink."""
-    forward = (f_plus - f_zero) / step_plus
-    backward = (f_zero - f_minus) / step_minus
-    disagreement = np.abs(forward - backward)
-    tolerance = atol + rtol * np.maximum(np.abs(forward), np.abs(backward))
-    error = np.abs(backprop - numeric)
-    return (disagreement > tolerance) & (error <= disagreement + tolerance)
-
-
-class _Problem:
-    """The scalar function of the checked tensors, and how to evaluate it."""
+    The checked tensors are the target's trainable weights, then its floating
+    inputs; ``base`` holds their values (float64 NumPy arrays), ``names`` and
+    ``kinds`` describe them.
+    """
 
     def __init__(
         self,
@@ -480,11 +583,10 @@ class _Problem:
 
         # A tuple holds positional arguments; anything else is one argument.
         self.args_structure = list(inputs) if isinstance(inputs, tuple) else [inputs]
-        flat_inputs = _flatten_with_names(self.args_structure, "inputs")
+        flat_inputs = keras.tree.flatten_with_path(self.args_structure)
         if not isinstance(inputs, tuple):
-            flat_inputs = [(name[len("inputs[0]") :], x) for name, x in flat_inputs]
-            flat_inputs = [("inputs" + name, x) for name, x in flat_inputs]
-        self.input_leaves = flat_inputs
+            flat_inputs = [(path[1:], x) for path, x in flat_inputs]
+        self.input_leaves = [(_path_name("inputs", path), x) for path, x in flat_inputs]
 
         if self.is_layer and not target.built:
             # Building creates the weights; the call itself changes nothing
@@ -539,15 +641,14 @@ class _Problem:
         self.constant_leaves = [value for _, value in self.input_leaves]
         self.target_tensors = None
         if self.targets is not None:
-            flat_targets = _flatten_with_names(self.targets, "targets")
-            converted = []
-            for _, value in flat_targets:
+
+            def convert(value: Any) -> Any:
                 array = _to_numpy(value)
                 if np.issubdtype(array.dtype, np.floating):
-                    converted.append(_grad_backend.to_float64_tensor(array))
-                else:
-                    converted.append(keras.ops.convert_to_tensor(array))
-            self.target_tensors = _pack(self.targets, iter(converted))
+                    return _grad_backend.to_float64_tensor(array)
+                return keras.ops.convert_to_tensor(array)
+
+            self.target_tensors = keras.tree.map_structure(convert, self.targets)
 
     def forward(self, values: Sequence[Any]) -> Any:
         leaves = list(self.constant_leaves)
@@ -555,7 +656,7 @@ class _Problem:
             self.float_input_positions, values[self.num_weights :], strict=True
         ):
             leaves[position] = value
-        args = _pack(self.args_structure, iter(leaves))
+        args = keras.tree.pack_sequence_as(self.args_structure, leaves)
         if not self.is_layer:
             return self.target(*args)
         mapping = list(self.fixed_mapping) + list(
@@ -563,6 +664,20 @@ class _Problem:
         )
         with keras.StatelessScope(state_mapping=mapping):
             return self.target(*args, training=self.training)
+
+    def non_finite_outputs(self) -> list[str]:
+        """Describes the outputs that are not finite at the unperturbed point."""
+        outputs = keras.tree.flatten_with_path(
+            _grad_backend.forward_once(self.forward, self.base_tensors)
+        )
+        problems = []
+        for path, output in outputs:
+            if _is_float(output):
+                name = _path_name("output", path) if path else "the output"
+                problem = _describe_non_finite(name, _to_numpy(output))
+                if problem:
+                    problems.append(problem)
+        return problems
 
     def _note_dtype(self, number: int, output: Any) -> None:
         dtype = keras.backend.standardize_dtype(output.dtype)
@@ -574,9 +689,9 @@ class _Problem:
             if note not in self.notes:
                 self.notes.append(note)
 
-    def scalar(self, values: Sequence[Any]) -> Any:
+    def __call__(self, values: Sequence[Any]) -> Any:
         outputs = self.forward(values)
-        flat_outputs = [o for _, o in _flatten_with_names(outputs, "outputs")]
+        flat_outputs = keras.tree.flatten(outputs)
         for number, output in enumerate(flat_outputs):
             if _is_float(output):
                 self._note_dtype(number, output)
@@ -602,68 +717,55 @@ class _Problem:
         return total
 
 
-def _check_full(
-    problem: _Problem,
-    evaluate: Callable[[Sequence[Any]], float],
-    index: int,
-    gradient: np.ndarray,
-    f_zero: float,
-    eps: float,
-    rtol: float,
-    atol: float,
-    elements: np.ndarray,
-) -> dict[str, Any]:
-    base = problem.base[index]
-    flat = base.reshape(-1)
-    count = len(elements)
-    f_plus = np.empty(count)
-    f_minus = np.empty(count)
-    step_plus = np.empty(count)
-    step_minus = np.empty(count)
-    values = list(problem.base_tensors)
-    for j, k in enumerate(elements):
-        perturbed = flat.copy()
-        perturbed[k] = flat[k] + eps
-        step_plus[j] = perturbed[k] - flat[k]
-        values[index] = _grad_backend.to_float64_tensor(perturbed.reshape(base.shape))
-        f_plus[j] = evaluate(values)
-        perturbed[k] = flat[k] - eps
-        step_minus[j] = flat[k] - perturbed[k]
-        values[index] = _grad_backend.to_float64_tensor(perturbed.reshape(base.shape))
-        f_minus[j] = evaluate(values)
-    backprop = gradient.reshape(-1)[elements]
-    return _compare(
-        backprop, f_plus, f_minus, f_zero, step_plus, step_minus, rtol, atol
-    )
+# --------------------------------------------------------------------------
+# The comparison itself
 
 
-def _check_directions(
-    problem: _Problem,
-    evaluate: Callable[[Sequence[Any]], float],
-    index: int,
-    gradient: np.ndarray,
-    f_zero: float,
-    eps: float,
-    rtol: float,
-    atol: float,
-    num_directions: int,
-    rng: np.random.Generator,
-) -> dict[str, Any]:
-    base = problem.base[index]
-    f_plus = np.empty(num_directions)
-    f_minus = np.empty(num_directions)
-    backprop = np.empty(num_directions)
-    values = list(problem.base_tensors)
-    for d in range(num_directions):
-        direction = rng.standard_normal(base.shape)
-        direction /= max(float(np.linalg.norm(direction)), 1e-300)
-        backprop[d] = float(np.sum(gradient * direction))
-        values[index] = _grad_backend.to_float64_tensor(base + eps * direction)
-        f_plus[d] = evaluate(values)
-        values[index] = _grad_backend.to_float64_tensor(base - eps * direction)
-        f_minus[d] = evaluate(values)
-    steps = np.full(num_directions, eps)
-    return _compare(backprop, f_plus, f_minus, f_zero, steps, steps, rtol, atol)
+@dataclasses.dataclass(frozen=True)
+class _Comparison:
+    """Back-prop against central differences at some elements or directions.
+
+    ``elements`` holds the compared flat element indices (None when the
+    compared values are directional derivatives). NaN or infinite values
+    always count as failing.
+    """
+
+    backprop: np.ndarray
+    numeric: np.ndarray
+    abs_err: np.ndarray
+    rel_err: np.ndarray
+    allowed: np.ndarray
+    failing: np.ndarray
+    kinks: np.ndarray
+    elements: np.ndarray | None = None
+
+    def worst(self) -> int:
+        """The position with the largest error relative to its tolerance.
+
+        Non-finite values come first; kinks are left out unless every value
+        is a kink.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = self.abs_err / self.allowed
+        score = np.where(np.isnan(score), np.inf, score)
+        score = np.where(self.kinks, -np.inf, score)
+        return int(np.argmax(score)) if (score > -np.inf).any() else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _TensorComparison:
+    """Everything compared for one checked tensor.
+
+    ``compared`` holds elements (full mode) or directions (fast mode);
+    ``located`` the element-by-element check that fast mode runs on a failing
+    tensor; ``non_finite_backprop`` the first non-finite element of the whole
+    back-prop gradient, if any.
+    """
+
+    compared: _Comparison
+    located: _Comparison | None
+    non_finite_backprop: tuple[int, ...] | None
+    gradient: np.ndarray
 
 
 def _compare(
@@ -675,31 +777,289 @@ def _compare(
     step_minus: np.ndarray,
     rtol: float,
     atol: float,
-) -> dict[str, Any]:
-    """Compares back-prop with central differences, setting kinks apart."""
-    numeric = (f_plus - f_minus) / (step_plus + step_minus)
-    abs_err, rel_err, allowed = _errors(backprop, numeric, rtol, atol)
-    failing = abs_err > allowed
-    kinks = failing & _kinks(
-        backprop, f_plus, f_minus, f_zero, step_plus, step_minus, numeric, rtol, atol
+    elements: np.ndarray | None = None,
+) -> _Comparison:
+    """Compares back-prop with central differences, setting kinks apart.
+
+    A kink is a value whose one-sided differences ``(f(x+ε) − f(x)) / ε`` and
+    ``(f(x) − f(x−ε)) / ε`` disagree by more than the tolerance and by at
+    least the back-prop error.
+    """
+    with np.errstate(all="ignore"):  # NaN and inf are reported, not warned
+        numeric = (f_plus - f_minus) / (step_plus + step_minus)
+        abs_err = np.abs(backprop - numeric)
+        rel_err = abs_err / np.maximum(
+            np.maximum(np.abs(backprop), np.abs(numeric)), atol
+        )
+        allowed = atol + rtol * np.abs(numeric)
+        forward = (f_plus - f_zero) / step_plus
+        backward = (f_zero - f_minus) / step_minus
+        disagreement = np.abs(forward - backward)
+        tolerance = atol + rtol * np.maximum(np.abs(forward), np.abs(backward))
+    # Written as `not (error <= allowed)` so that NaN fails.
+    failing = ~(abs_err <= allowed)
+    kinks = failing & (disagreement > tolerance) & (abs_err <= disagreement + tolerance)
+    return _Comparison(
+        backprop=backprop,
+        numeric=numeric,
+        abs_err=abs_err,
+        rel_err=rel_err,
+        allowed=allowed,
+        failing=failing & ~kinks,
+        kinks=kinks,
+        elements=elements,
     )
-    return {
-        "backprop": backprop,
-        "numeric": numeric,
-        "abs_err": abs_err,
-        "rel_err": rel_err,
-        "allowed": allowed,
-        "failing": failing & ~kinks,
-        "kinks": kinks,
-    }
 
 
-def _worst(result: dict[str, Any]) -> int:
-    # Worst = largest error relative to what the tolerance allows there;
-    # kinks are excluded unless every value is a kink.
-    score = result["abs_err"] / result["allowed"]
-    score = np.where(result["kinks"], -np.inf, score)
-    return int(np.argmax(score)) if np.isfinite(score).any() else 0
+def _element_subset(
+    size: int,
+    limit: int | None,
+    rng: np.random.Generator,
+    include: tuple[int, ...] = (),
+) -> np.ndarray:
+    """Sorted flat indices: all elements, or `limit` random ones, plus `include`."""
+    if limit is not None and size > limit:
+        elements = rng.choice(size, size=limit, replace=False)
+    else:
+        elements = np.arange(size)
+    return np.union1d(elements, np.asarray(include, dtype=elements.dtype))
+
+
+def _compare_elements(
+    function: _CheckedScalar,
+    evaluate: Callable[[Sequence[Any]], float],
+    index: int,
+    gradient: np.ndarray,
+    f_zero: float,
+    settings: _CheckSettings,
+    elements: np.ndarray,
+) -> _Comparison:
+    """Perturbs the given elements of checked tensor `index` one at a time."""
+    base = function.base[index]
+    flat = base.reshape(-1)
+    count = len(elements)
+    f_plus = np.empty(count)
+    f_minus = np.empty(count)
+    step_plus = np.empty(count)
+    step_minus = np.empty(count)
+    values = list(function.base_tensors)
+    for j, k in enumerate(elements):
+        perturbed = flat.copy()
+        perturbed[k] = flat[k] + settings.eps
+        step_plus[j] = perturbed[k] - flat[k]
+        values[index] = _grad_backend.to_float64_tensor(perturbed.reshape(base.shape))
+        f_plus[j] = evaluate(values)
+        perturbed[k] = flat[k] - settings.eps
+        step_minus[j] = flat[k] - perturbed[k]
+        values[index] = _grad_backend.to_float64_tensor(perturbed.reshape(base.shape))
+        f_minus[j] = evaluate(values)
+    backprop = gradient.reshape(-1)[elements]
+    return _compare(
+        backprop,
+        f_plus,
+        f_minus,
+        f_zero,
+        step_plus,
+        step_minus,
+        settings.rtol,
+        settings.atol,
+        elements=elements,
+    )
+
+
+def _compare_directions(
+    function: _CheckedScalar,
+    evaluate: Callable[[Sequence[Any]], float],
+    index: int,
+    gradient: np.ndarray,
+    f_zero: float,
+    settings: _CheckSettings,
+    rng: np.random.Generator,
+) -> _Comparison:
+    """Compares ``<∇f, v>`` with ``(f(x+εv) − f(x−εv)) / 2ε`` for random unit v."""
+    base = function.base[index]
+    count = settings.num_directions
+    f_plus = np.empty(count)
+    f_minus = np.empty(count)
+    backprop = np.empty(count)
+    values = list(function.base_tensors)
+    for d in range(count):
+        direction = rng.standard_normal(base.shape)
+        direction /= max(float(np.linalg.norm(direction)), 1e-300)
+        with np.errstate(invalid="ignore", over="ignore"):
+            backprop[d] = float(np.sum(gradient * direction))
+        values[index] = _grad_backend.to_float64_tensor(base + settings.eps * direction)
+        f_plus[d] = evaluate(values)
+        values[index] = _grad_backend.to_float64_tensor(base - settings.eps * direction)
+        f_minus[d] = evaluate(values)
+    steps = np.full(count, settings.eps)
+    return _compare(
+        backprop, f_plus, f_minus, f_zero, steps, steps, settings.rtol, settings.atol
+    )
+
+
+def _compare_gradients(
+    function: _CheckedScalar, settings: _CheckSettings, rng: np.random.Generator
+) -> tuple[float, list[str], list[_TensorComparison]]:
+    """Back-prop against finite differences for every checked tensor.
+
+    Returns the scalar's value, the non-finite outputs and one comparison per
+    checked tensor. Runs inside the float64 scopes.
+    """
+    function.prepare()
+    non_finite_outputs = function.non_finite_outputs()
+    value, gradients = _grad_backend.value_and_grad(function, function.base_tensors)
+    evaluate = _grad_backend.make_evaluator(function)
+    f_zero = evaluate(function.base_tensors)
+    comparisons = []
+    for index, gradient in enumerate(gradients):
+        size = function.base[index].size
+        non_finite = np.flatnonzero(~np.isfinite(gradient.reshape(-1)))
+        # The first non-finite back-prop element is always compared, so that
+        # the report shows it even when it is outside the random subset.
+        include = tuple(int(i) for i in non_finite[:1])
+        located = None
+        if settings.mode == "full":
+            elements = _element_subset(size, settings.max_elements, rng, include)
+            compared = _compare_elements(
+                function, evaluate, index, gradient, f_zero, settings, elements
+            )
+        else:
+            compared = _compare_directions(
+                function, evaluate, index, gradient, f_zero, settings, rng
+            )
+            if compared.failing.any() or include:
+                limit = settings.max_elements or _LOCALIZE_ELEMENTS
+                elements = _element_subset(size, limit, rng, include)
+                located = _compare_elements(
+                    function, evaluate, index, gradient, f_zero, settings, elements
+                )
+        comparisons.append(
+            _TensorComparison(
+                compared=compared,
+                located=located,
+                non_finite_backprop=(
+                    tuple(
+                        int(i) for i in np.unravel_index(non_finite[0], gradient.shape)
+                    )
+                    if len(non_finite)
+                    else None
+                ),
+                gradient=gradient,
+            )
+        )
+    return value, non_finite_outputs, comparisons
+
+
+# --------------------------------------------------------------------------
+# The report
+
+
+def _unravel(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape))
+
+
+def _tensor_non_finite(
+    comparison: _TensorComparison, mode: str, shape: tuple[int, ...]
+) -> tuple[str, ...]:
+    problems = []
+    if comparison.non_finite_backprop is not None:
+        problems.append(
+            _describe_non_finite("the back-prop gradient", comparison.gradient)
+        )
+    for result in (comparison.compared, comparison.located):
+        if result is None:
+            continue
+        bad = np.flatnonzero(~np.isfinite(result.numeric))
+        if not len(bad):
+            continue
+        if result.elements is None:
+            where = f"direction {int(bad[0])}"
+            unit = "directions"
+        else:
+            where = str(_unravel(result.elements[bad[0]], shape))
+            unit = "elements"
+        problems.append(
+            f"the finite difference is {result.numeric[bad[0]]} at {where} "
+            f"({len(bad)} of {len(result.numeric)} compared {unit} not finite)"
+        )
+    return tuple(problems)
+
+
+def _tensor_result(
+    function: _CheckedScalar,
+    index: int,
+    comparison: _TensorComparison,
+    mode: str,
+) -> TensorGradientCheck:
+    shape = tuple(int(d) for d in function.base[index].shape)
+    result = comparison.compared
+    non_finite = _tensor_non_finite(comparison, mode, shape)
+    worst = result.worst()
+    worst_index = None
+    worst_direction = None
+    # The values shown at the worst element or direction.
+    shown, shown_at = result, worst
+    if mode == "full":
+        if len(result.elements):
+            worst_index = _unravel(result.elements[worst], shape)
+        kinks = tuple(_unravel(k, shape) for k in result.elements[result.kinks])
+    else:
+        worst_direction = worst
+        kinks = tuple(int(d) for d in np.flatnonzero(result.kinks))
+        located = comparison.located
+        if located is not None and located.failing.any():
+            shown, shown_at = located, located.worst()
+            worst_index = _unravel(located.elements[shown_at], shape)
+    # Non-differentiable points are excluded from the errors, as from the
+    # verdict.
+    smooth = ~result.kinks
+    abs_err = result.abs_err[smooth]
+    rel_err = result.rel_err[smooth]
+    has_values = len(result.abs_err) > 0
+    return TensorGradientCheck(
+        name=function.names[index],
+        kind=function.kinds[index],
+        shape=shape,
+        num_checked=len(result.abs_err),
+        max_abs_error=float(abs_err.max()) if len(abs_err) else 0.0,
+        max_rel_error=float(rel_err.max()) if len(rel_err) else 0.0,
+        worst_index=worst_index,
+        worst_direction=worst_direction,
+        backprop_at_worst=float(shown.backprop[shown_at]) if has_values else 0.0,
+        numeric_at_worst=float(shown.numeric[shown_at]) if has_values else 0.0,
+        passed=not (result.failing.any() or non_finite),
+        non_differentiable=kinks,
+        non_finite=non_finite,
+    )
+
+
+def _build_report(
+    function: _CheckedScalar,
+    value: float,
+    non_finite_outputs: list[str],
+    comparisons: list[_TensorComparison],
+    settings: _CheckSettings,
+) -> GradientCheckReport:
+    tensors = tuple(
+        _tensor_result(function, index, comparison, settings.mode)
+        for index, comparison in enumerate(comparisons)
+    )
+    non_finite = list(non_finite_outputs)
+    if not np.isfinite(value) and not non_finite:
+        non_finite.append(f"the checked scalar is {value} (the outputs are finite)")
+    return GradientCheckReport(
+        passed=all(t.passed for t in tensors) and not non_finite,
+        tensors=tensors,
+        mode=settings.mode,
+        eps=settings.eps,
+        rtol=settings.rtol,
+        atol=settings.atol,
+        backend=backend_name(),
+        value=float(value),
+        notes=tuple(function.notes),
+        non_finite=tuple(non_finite),
+    )
 
 
 def check_gradients(
@@ -728,6 +1088,11 @@ def check_gradients(
     differences, all in float64. The target is left exactly as found: its
     weights, optimizer and random state are never written, and the dtypes
     switched to float64 for the check are restored.
+
+    The check fails, naming the output or tensor, the first element (or
+    direction) and the value, when an output or the checked scalar is NaN or
+    infinite, when a back-prop gradient has a non-finite element, or when a
+    finite difference is not finite.
 
     Elements (or directions) whose perturbation crosses a kink, such as ReLU
     at 0 or a tie in max pooling, are detected by comparing the one-sided
@@ -775,9 +1140,10 @@ def check_gradients(
         A ``GradientCheckReport``; ``str(report)`` is a table.
 
     Raises:
-        GradientCheckError: ``raise_on_failure=True`` and a tensor failed.
+        GradientCheckError: ``raise_on_failure=True`` and the check failed.
         ValueError: an argument is out of range, or there is nothing to check.
-        TypeError: ``target`` or ``loss`` has the wrong type.
+        TypeError: an argument has the wrong type (``target``, ``loss``, a
+            number given as a string, a flag that is not a ``bool``, ...).
 
     Example:
 
@@ -793,178 +1159,38 @@ def check_gradients(
     print(report)
     ```
     """
-    if not (isinstance(target, keras.Layer) or callable(target)):
-        raise TypeError(
-            "Argument `target` must be a keras.Layer, a keras.Model or a "
-            f"function of tensors; received {target!r} of type {type(target).__name__}."
-        )
-    if mode not in _MODES:
-        raise ValueError(f"Argument `mode` must be one of {_MODES}; received {mode!r}.")
-    _check_positive("eps", eps)
-    _check_positive("max_elements", max_elements, integer=True)
-    _check_positive("num_directions", num_directions, integer=True, allow_none=False)
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.number))
-            or not value >= 0
-            or not math.isfinite(value)
-        ):
-            raise ValueError(
-                f"Argument `{name}` must be a non-negative number; received {value!r}."
-            )
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-    ):
-        raise TypeError(f"Argument `seed` must be an int or None; received {seed!r}.")
-    if loss is None and targets is not None:
-        raise ValueError(
-            "Argument `targets` was given but `loss` is None: pass the loss that "
-            "compares outputs with targets, or leave out targets to check "
-            "sum(outputs * random cotangent)."
-        )
-    if loss is not None and targets is None:
-        raise ValueError(
-            f"Argument `loss` was given ({loss!r}) but `targets` is None: pass "
-            "the targets the loss compares the outputs with."
-        )
-    eps = _DEFAULT_EPS if eps is None else float(eps)
-    rtol = _DEFAULT_RTOL if rtol is None else float(rtol)
-    atol = _DEFAULT_ATOL if atol is None else float(atol)
-    rng = np.random.default_rng(0 if seed is None else int(seed))
-
-    problem = _Problem(target, inputs, targets, loss, bool(training), rng)
-    if not problem.base:
+    settings = _check_inputs(
+        target,
+        targets,
+        loss,
+        mode=mode,
+        eps=eps,
+        rtol=rtol,
+        atol=atol,
+        max_elements=max_elements,
+        num_directions=num_directions,
+        seed=seed,
+        training=training,
+        raise_on_failure=raise_on_failure,
+    )
+    rng = np.random.default_rng(settings.seed)
+    function = _CheckedScalar(target, inputs, targets, loss, settings.training, rng)
+    if not function.base:
         raise ValueError(
             "Nothing to check: the target has no trainable weights and `inputs` "
             "holds no floating tensors."
         )
-
     layer_scope = (
         _float64_layers(target)
         if isinstance(target, keras.Layer)
         else contextlib.nullcontext()
     )
-    results = []
     with _grad_backend.float64_scope(), layer_scope:
-        problem.prepare()
-        value, grads = _grad_backend.value_and_grad(
-            problem.scalar, problem.base_tensors
+        value, non_finite_outputs, comparisons = _compare_gradients(
+            function, settings, rng
         )
-        evaluate = _grad_backend.make_evaluator(problem.scalar)
-        f_zero = evaluate(problem.base_tensors)
-        for index, gradient in enumerate(grads):
-            size = problem.base[index].size
-            if mode == "full":
-                if max_elements is not None and size > max_elements:
-                    elements = np.sort(
-                        rng.choice(size, size=max_elements, replace=False)
-                    )
-                else:
-                    elements = np.arange(size)
-                result = _check_full(
-                    problem,
-                    evaluate,
-                    index,
-                    gradient,
-                    f_zero,
-                    eps,
-                    rtol,
-                    atol,
-                    elements,
-                )
-                result["elements"] = elements
-            else:
-                result = _check_directions(
-                    problem, evaluate, index, gradient, f_zero, eps, rtol, atol,
-                    num_directions, rng,
-                )  # fmt: skip
-                if result["failing"].any():
-                    limit = max_elements or _LOCALIZE_ELEMENTS
-                    if size > limit:
-                        elements = np.sort(rng.choice(size, size=limit, replace=False))
-                    else:
-                        elements = np.arange(size)
-                    located = _check_full(
-                        problem,
-                        evaluate,
-                        index,
-                        gradient,
-                        f_zero,
-                        eps,
-                        rtol,
-                        atol,
-                        elements,
-                    )
-                    located["elements"] = elements
-                    result["located"] = located
-            results.append(result)
-
-    tensors = []
-    for index, result in enumerate(results):
-        shape = tuple(int(d) for d in problem.base[index].shape)
-        passed = not bool(result["failing"].any())
-        worst = _worst(result)
-        worst_index = None
-        worst_direction = None
-        # The values shown at the worst element or direction.
-        shown, shown_at = result, worst
-        if mode == "full":
-            elements = result["elements"]
-            if len(elements):
-                worst_index = tuple(
-                    int(i) for i in np.unravel_index(elements[worst], shape)
-                )
-            kinks = tuple(
-                tuple(int(i) for i in np.unravel_index(k, shape))
-                for k in elements[result["kinks"]]
-            )
-        else:
-            worst_direction = worst
-            kinks = tuple(int(d) for d in np.flatnonzero(result["kinks"]))
-            located = result.get("located")
-            if located is not None and located["failing"].any():
-                shown, shown_at = located, _worst(located)
-                element = located["elements"][shown_at]
-                worst_index = tuple(int(i) for i in np.unravel_index(element, shape))
-        # Non-differentiable points are excluded from the errors, as from
-        # the verdict.
-        smooth = ~result["kinks"]
-        abs_err = result["abs_err"][smooth]
-        rel_err = result["rel_err"][smooth]
-        has_values = len(result["abs_err"]) > 0
-        tensors.append(
-            TensorGradientCheck(
-                name=problem.names[index],
-                kind=problem.kinds[index],
-                shape=shape,
-                num_checked=len(result["abs_err"]),
-                max_abs_error=float(abs_err.max()) if len(abs_err) else 0.0,
-                max_rel_error=float(rel_err.max()) if len(rel_err) else 0.0,
-                worst_index=worst_index,
-                worst_direction=worst_direction,
-                backprop_at_worst=float(shown["backprop"][shown_at])
-                if has_values
-                else 0.0,
-                numeric_at_worst=float(shown["numeric"][shown_at])
-                if has_values
-                else 0.0,
-                passed=passed,
-                non_differentiable=kinks,
-            )
-        )
-    report = GradientCheckReport(
-        passed=all(t.passed for t in tensors),
-        tensors=tuple(tensors),
-        mode=mode,
-        eps=eps,
-        rtol=rtol,
-        atol=atol,
-        backend=backend_name(),
-        value=float(value),
-        notes=tuple(problem.notes),
-    )
-    if raise_on_failure and not report.passed:
+    report = _build_report(function, value, non_finite_outputs, comparisons, settings)
+    if settings.raise_on_failure and not report.passed:
         raise GradientCheckError(report)
     return report
 
@@ -983,7 +1209,9 @@ class GradientCheck(keras.callbacks.Callback):
         every_n_epochs: also check after every N-th epoch (None: only at
             train begin).
         raise_on_failure: raise ``GradientCheckError`` (stopping ``fit``)
-            when the check fails; False prints the report and trains on.
+            when the check fails, whether gradients disagree or the loss,
+            an output or a gradient is not finite; False prints the report
+            (which names the cause) and trains on.
         **check_kwargs: passed on to ``check_gradients`` (``eps``, ``rtol``,
             ``atol``, ``max_elements``, ``num_directions``, ``seed``).
 
@@ -1016,37 +1244,32 @@ class GradientCheck(keras.callbacks.Callback):
         **check_kwargs: Any,
     ):
         super().__init__()
-        if not isinstance(sample, (tuple, list)) or len(sample) != 2:
-            raise ValueError(
-                "Argument `sample` must be an (x, y) pair of inputs and targets; "
-                f"received {type(sample).__name__}"
-                + (
-                    f" of length {len(sample)}"
-                    if isinstance(sample, (tuple, list))
-                    else ""
-                )
-                + "."
+        if not isinstance(sample, (tuple, list)):
+            raise invalid_argument(
+                "sample",
+                sample,
+                "an (x, y) pair of inputs and targets",
+                error=TypeError,
             )
-        if mode not in _MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {_MODES}; received {mode!r}."
+        if len(sample) != 2:
+            raise invalid_argument(
+                "sample",
+                sample,
+                "an (x, y) pair of inputs and targets, not a "
+                f"{type(sample).__name__} of length {len(sample)}",
             )
-        _check_positive("every_n_epochs", every_n_epochs, integer=True)
-        allowed = {
-            "eps",
-            "rtol",
-            "atol",
-            "max_elements",
-            "num_directions",
-            "seed",
-            "training",
-        }
-        unknown = sorted(set(check_kwargs) - allowed)
+        unknown = sorted(set(check_kwargs) - set(_CALLBACK_KWARGS))
         if unknown:
             raise TypeError(
                 f"GradientCheck got unexpected keyword arguments {unknown}; "
-                f"accepted: {sorted(allowed)}."
+                f"accepted: {sorted(_CALLBACK_KWARGS)}."
             )
+        # Bad settings fail here rather than when fit starts.
+        _check_settings(mode=mode, **check_kwargs)
+        every_n_epochs = check_integer(
+            "every_n_epochs", every_n_epochs, allow_none=True
+        )
+        raise_on_failure = check_bool("raise_on_failure", raise_on_failure)
         self.sample = tuple(sample)
         self.mode = mode
         self.every_n_epochs = every_n_epochs

@@ -341,9 +341,10 @@ _BAD_ARGUMENTS = [
     ({"eps": 0}, ValueError, "`eps`.*positive.*0"),
     ({"eps": float("nan")}, ValueError, "`eps`"),
     ({"rtol": -1.0}, ValueError, "`rtol`.*non-negative.*-1.0"),
-    ({"atol": "1e-5"}, ValueError, "`atol`"),
+    # A wrong type is a TypeError (keras_dlm._checks, issue 12).
+    ({"atol": "1e-5"}, TypeError, "`atol`"),
     ({"max_elements": 0}, ValueError, "`max_elements`.*positive integer"),
-    ({"max_elements": 2.5}, ValueError, "`max_elements`"),
+    ({"max_elements": 2.5}, TypeError, "`max_elements`"),
     ({"num_directions": 0}, ValueError, "`num_directions`"),
     ({"seed": "zero"}, TypeError, "`seed`"),
     ({"targets": np.zeros((2, 2))}, ValueError, "`targets`.*`loss` is None"),
@@ -439,3 +440,207 @@ def test_callback_needs_a_compiled_loss():
     callback.set_model(model)
     with pytest.raises(ValueError, match="compiled model with a loss"):
         callback.on_train_begin()
+
+
+# ---------------------------------------------------------------- non-finite values (issue 12)
+
+
+@keras.ops.custom_gradient
+def _square_with_nan_gradient_at_last_element(x):
+    # x**2 with a back-prop gradient of NaN at the last element only.
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        last = keras.ops.arange(x.shape[-1]) == x.shape[-1] - 1
+        return keras.ops.where(last, float("nan"), upstream * 2.0 * x)
+
+    return x * x, grad
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_nan_output_fails_and_names_the_output_element(mode):
+    x = np.array([[1.0, -1.0, 2.0]])  # log(-1) is NaN
+    report = check_gradients(keras.ops.log, x, mode=mode)
+    assert not report.passed
+    assert len(report.non_finite) == 1
+    assert "nan at (0, 1)" in report.non_finite[0]
+    assert "1 of 3 elements" in report.non_finite[0]
+    assert "non-finite: " in str(report)
+    with pytest.raises(GradientCheckError, match="not finite"):
+        check_gradients(keras.ops.log, x, mode=mode, raise_on_failure=True)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_nan_backprop_gradient_fails_at_its_element(mode):
+    # 600 elements: more than a random subset (max_elements in full mode, the
+    # 256 elements fast mode localizes with) would be sure to include.
+    x = np.linspace(0.5, 1.5, 600).reshape(1, 600)
+    report = check_gradients(
+        _square_with_nan_gradient_at_last_element, x, mode=mode, max_elements=20
+    )
+    tensor = report["inputs"]
+    assert not report.passed and not tensor.passed
+    assert report.non_finite == ()  # the output itself is finite
+    assert tensor.worst_index == (0, 599)
+    assert np.isnan(tensor.backprop_at_worst)
+    # The finite difference there is the true derivative, 2x * cotangent.
+    assert np.isfinite(tensor.numeric_at_worst)
+    assert any("back-prop gradient is nan at (0, 599)" in p for p in tensor.non_finite)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_infinite_finite_difference_fails(mode):
+    # f(x) = x where x <= 0.5, inf above: finite value and gradient at 0.5,
+    # but f(0.5 + eps) is infinite.
+    def jump(x):
+        return keras.ops.where(x > 0.5, float("inf"), x)
+
+    x = np.array([[0.5, 0.1]])
+    report = check_gradients(jump, x, mode=mode, num_directions=2)
+    tensor = report["inputs"]
+    assert report.non_finite == ()
+    assert not report.passed and not tensor.passed
+    assert any("finite difference is" in p for p in tensor.non_finite)
+    if mode == "full":
+        assert tensor.worst_index == (0, 0)
+        assert np.isinf(tensor.numeric_at_worst)
+
+
+def test_callback_fails_on_a_nan_loss_and_names_the_cause():
+    x, y = _normal(8, 4), _normal(8, 2, seed=1)
+    bad_x = x[:2].copy()
+    bad_x[1, 2] = np.nan
+    with pytest.raises(GradientCheckError, match="not finite") as caught:
+        _small_model().fit(
+            x, y, epochs=1, verbose=0, callbacks=[GradientCheck((bad_x, y[:2]))]
+        )
+    assert "non-finite: the output is nan at (1, " in str(caught.value)
+
+
+# ---------------------------------------------------------------- bad values (issue 12)
+
+_BAD_VALUES = {
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "negative": -1,
+    "zero": 0,
+    "wrong type": [1],
+    "string bool": "False",
+}
+
+# For each argument, the error each bad value must raise (None: accepted).
+_ARGUMENT_ERRORS = {
+    "eps": (ValueError, ValueError, ValueError, ValueError, TypeError, TypeError),
+    "rtol": (ValueError, ValueError, ValueError, None, TypeError, TypeError),
+    "atol": (ValueError, ValueError, ValueError, None, TypeError, TypeError),
+    "max_elements": (
+        TypeError,
+        TypeError,
+        ValueError,
+        ValueError,
+        TypeError,
+        TypeError,
+    ),
+    "num_directions": (
+        TypeError,
+        TypeError,
+        ValueError,
+        ValueError,
+        TypeError,
+        TypeError,
+    ),
+    "seed": (TypeError, TypeError, ValueError, None, TypeError, TypeError),
+    "mode": (ValueError,) * 6,
+    "training": (TypeError, TypeError, TypeError, TypeError, TypeError, TypeError),
+    "raise_on_failure": (TypeError,) * 6,
+}
+
+
+def _bad_cases(arguments):
+    for argument, errors in arguments.items():
+        for (label, value), error in zip(_BAD_VALUES.items(), errors, strict=True):
+            if error is not None:
+                yield pytest.param(argument, value, error, id=f"{argument}-{label}")
+
+
+@pytest.mark.parametrize(("argument", "value", "error"), _bad_cases(_ARGUMENT_ERRORS))
+def test_check_gradients_refuses_bad_values(argument, value, error):
+    with pytest.raises(error, match=f"Argument `{argument}` must be"):
+        check_gradients(keras.layers.Dense(2), _normal(2, 3), **{argument: value})
+
+
+_CALLBACK_ERRORS = {
+    **_ARGUMENT_ERRORS,
+    "every_n_epochs": (
+        TypeError,
+        TypeError,
+        ValueError,
+        ValueError,
+        TypeError,
+        TypeError,
+    ),
+}
+del _CALLBACK_ERRORS["raise_on_failure"]
+
+
+@pytest.mark.parametrize(("argument", "value", "error"), _bad_cases(_CALLBACK_ERRORS))
+def test_callback_refuses_bad_values_when_created(argument, value, error):
+    with pytest.raises(error, match=f"Argument `{argument}` must be"):
+        GradientCheck((_normal(2, 4), _normal(2, 2)), **{argument: value})
+
+
+@pytest.mark.parametrize("value", ["True", 1, None])
+def test_callback_raise_on_failure_must_be_a_bool(value):
+    with pytest.raises(TypeError, match="Argument `raise_on_failure` must be True or"):
+        GradientCheck((_normal(2, 4), _normal(2, 2)), raise_on_failure=value)
+    with pytest.raises(TypeError, match="Argument `sample` must be an"):
+        GradientCheck(_normal(2, 4))
+
+
+# ---------------------------------------------------------------- TensorFlow's logs
+
+
+_ONEDNN_SCRIPT = """
+import sys
+import numpy as np, keras, tensorflow as tf
+from keras_dlm.gradcheck import check_gradients
+
+x = np.random.default_rng(0).normal(size=(4, 5))
+layer = keras.layers.Dense(3, activation="relu")
+print("==check", file=sys.stderr, flush=True)
+assert check_gradients(layer, x, mode="fast", num_directions=2).passed
+print("==after", tf.config.optimizer.get_experimental_options().get("remapping", True),
+      file=sys.stderr, flush=True)
+# The same float64 pattern outside the check: the warning the check avoids.
+w = tf.constant(np.ones((5, 3)))
+b = tf.constant(np.ones(3))
+tf.function(lambda a: tf.nn.relu(tf.nn.bias_add(tf.matmul(a, w), b)))(tf.constant(x))
+print("==end", file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.tf_only
+def test_no_onednn_float64_warnings_and_the_remapper_is_restored():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "TF_ENABLE_ONEDNN_OPTS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "0",
+        "KERAS_BACKEND": "tensorflow",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _ONEDNN_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    during = done.stderr.split("==check", 1)[1].split("==after", 1)[0]
+    after = done.stderr.split("==after", 1)[1]
+    assert "Not handling type DT_DOUBLE" not in during
+    assert after.split()[0] == "True"  # the remapper is on again
+    assert "Not handling type DT_DOUBLE" in after  # the control

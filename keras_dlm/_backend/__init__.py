@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import keras
 
-SUPPORTED_BACKENDS = ("tensorflow", "jax", "torch")
-
 
 def backend_name() -> str:
     """Returns the active Keras backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
@@ -29,24 +27,6 @@ def require_backend(required: str, *, feature: str) -> None:
             f"backend is {active!r}. Set the environment variable "
             f"KERAS_BACKEND={required} before importing keras."
         )
-
-
-def backend_library_version() -> tuple[str, str]:
-    """Returns the name and version of the library behind the active backend."""
-    name = backend_name()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return "tensorflow", tf.__version__
-    if name == "jax":
-        import jax
-
-        return "jax", jax.__version__
-    if name == "torch":
-        import torch
-
-        return "torch", torch.__version__
-    return name, "unknown"
 
 
 def list_devices() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_dlm._backend import backend_name
+from keras_dlm._backend import backend_name, keras_internals
 
 ScalarFn = Callable[[Sequence[Any]], Any]
 
@@ -25,8 +25,7 @@ ScalarFn = Callable[[Sequence[Any]], Any]
 def float64_scope() -> Iterator[None]:
     """Makes float64 computation possible for the duration of the block.
 
-    Two things stand in the way on JAX and PyTorch, and both are undone when
-    the block ends:
+    What stands in the way, undone when the block ends:
 
     - JAX truncates float64 to float32 unless ``jax_enable_x64`` is on; it is
       turned on for the block only, so the rest of the program keeps its
@@ -35,15 +34,20 @@ def float64_scope() -> Iterator[None]:
       as ``tanh`` and ``matmul``) maps float64 to float32 on every backend but
       TensorFlow, mirroring JAX's default; for the block it keeps float64, as
       it does on TensorFlow.
+    - On TensorFlow with oneDNN enabled (the default on many x86 CPUs),
+      Grappler's remapper asks oneDNN about every fusable float64 pattern in a
+      ``tf.function`` and logs ``Not handling type DT_DOUBLE`` for each; the
+      remapper (which fuses nothing in float64 on oneDNN anyway) is turned off
+      for the functions traced in the block, so nothing is logged and no
+      other message is hidden.
     """
     name = backend_name()
     if name == "tensorflow":
-        yield
+        with _without_remapper():
+            yield
         return
-    from keras.src.backend.common import dtypes as keras_dtypes
-
-    table = keras_dtypes.BIT64_TO_BIT32_DTYPE
-    saved = table.get("float64")
+    table = keras_internals.bit64_to_bit32_dtype_table()
+    saved = table["float64"]
     table["float64"] = "float64"
     try:
         if name == "jax":
@@ -58,6 +62,22 @@ def float64_scope() -> Iterator[None]:
             yield
     finally:
         table["float64"] = saved
+
+
+@contextlib.contextmanager
+def _without_remapper() -> Iterator[None]:
+    import tensorflow as tf
+
+    previous = tf.config.optimizer.get_experimental_options().get("remapping")
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    try:
+        yield
+    finally:
+        # The remapper is on unless someone turned it off; TensorFlow's public
+        # API cannot unset an option, so "unset" comes back as "on".
+        tf.config.optimizer.set_experimental_options(
+            {"remapping": True if previous is None else previous}
+        )
 
 
 def to_float64_tensor(array: np.ndarray) -> Any:
@@ -92,6 +112,22 @@ def _replayed_torch_rng(state: tuple[Any, list[Any]]) -> Iterator[None]:
         torch.set_rng_state(saved[0])
         if saved[1]:
             torch.cuda.set_rng_state_all(saved[1])
+
+
+def forward_once(fn: Callable[[Sequence[Any]], Any], args: Sequence[Any]) -> Any:
+    """Calls ``fn(args)`` once, eagerly, leaving no trace in any random stream.
+
+    On PyTorch the call runs without autograd and from a replayed global RNG
+    state, so the caller's random numbers are as they were; the other
+    backends draw from Keras's seed generators, whose state a
+    ``keras.StatelessScope`` keeps unchanged.
+    """
+    if backend_name() == "torch":
+        import torch
+
+        with torch.no_grad(), _replayed_torch_rng(_torch_rng_state()):
+            return fn(list(args))
+    return fn(list(args))
 
 
 def value_and_grad(fn: ScalarFn, args: Sequence[Any]) -> tuple[float, list[np.ndarray]]:
