@@ -26,7 +26,21 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_dlm.gradcheck import GradientCheckReport, check_gradients
+from keras_dlm._backend import keras_internals
+from keras_dlm._checks import (
+    check_bool,
+    check_choice,
+    check_integer,
+    check_number,
+    invalid_argument,
+)
+from keras_dlm.gradcheck import (
+    _CALLBACK_KWARGS,
+    GradientCheckReport,
+    _check_settings,
+    _first_non_finite,
+    check_gradients,
+)
 
 __all__ = ["LayerCheck", "LayerCheckReport", "check_layer"]
 
@@ -97,22 +111,6 @@ class LayerCheckReport:
 # --------------------------------------------------------------------------
 
 
-def _flatten(structure: Any) -> list[Any]:
-    if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in _flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in _flatten(item)]
-    return [structure]
-
-
-def _map(fn: Callable[[Any], Any], structure: Any) -> Any:
-    if isinstance(structure, dict):
-        return {key: _map(fn, value) for key, value in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(_map(fn, item) for item in structure)
-    return fn(structure)
-
-
 def _is_shape(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and all(
         d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool))
@@ -124,28 +122,21 @@ def _numpy(x: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-def _max_difference(a: Any, b: Any) -> float:
-    worst = 0.0
-    for x, y in zip(_flatten(a), _flatten(b), strict=True):
-        x, y = _numpy(x), _numpy(y)
-        if x.shape != y.shape:
-            return float("inf")
-        if x.size:
-            worst = max(
-                worst,
-                float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))),
-            )
-    return worst
-
-
 def _close(a: Any, b: Any, rtol: float, atol: float) -> tuple[bool, str]:
-    flat_a, flat_b = _flatten(a), _flatten(b)
+    flat_a, flat_b = keras.tree.flatten(a), keras.tree.flatten(b)
     if len(flat_a) != len(flat_b):
         return False, f"{len(flat_a)} outputs against {len(flat_b)}"
     for number, (x, y) in enumerate(zip(flat_a, flat_b, strict=True)):
         x, y = _numpy(x), _numpy(y)
         if x.shape != y.shape:
             return False, f"output {number}: shape {x.shape} against {y.shape}"
+        # Name a NaN or infinity as the cause, not as a "difference" of nan.
+        for array in (x, y):
+            where = _first_non_finite(array)
+            if where is not None:
+                return False, (
+                    f"output {number} is not finite: {array[where]} at {where}"
+                )
         if not np.allclose(
             x.astype(np.float64), y.astype(np.float64), rtol=rtol, atol=atol
         ):
@@ -189,7 +180,7 @@ def _symbolic_inputs(inputs: Any) -> Any:
             dtype=keras.backend.standardize_dtype(tensor.dtype),
         )
 
-    return _map(make, inputs)
+    return keras.tree.map_structure(make, inputs)
 
 
 def _seed_states(obj: keras.Layer) -> list[Any]:
@@ -198,8 +189,8 @@ def _seed_states(obj: keras.Layer) -> list[Any]:
     # a layer and its clone, which are built by the same code).
     states: list[Any] = []
     seen: set[int] = set()
-    for sublayer in obj._flatten_layers(include_self=True, recursive=True):
-        for generator in getattr(sublayer, "_seed_generators", ()):
+    for sublayer in keras_internals.flatten_layers(obj):
+        for generator in keras_internals.layer_seed_generators(sublayer):
             if id(generator) not in seen:
                 seen.add(id(generator))
                 states.append(generator.state)
@@ -244,8 +235,10 @@ def check_layer(
       save and load (in a temporary directory) with the same outputs.
     - ``symbolic``: the functional (symbolic) model and the eager call agree.
     - ``gradients``: ``check_gradients`` passes (``gradient_mode``, fast by
-      default) with respect to the weights and the floating inputs. Layers
-      with neither are skipped.
+      default) with respect to the weights and the floating inputs; a NaN or
+      infinite output or gradient fails it, and its message names the output
+      or weight, the element and the value. Layers with neither weights nor
+      floating inputs are skipped.
     - ``training``: calls with ``training=True`` and ``training=False`` run
       and give outputs of the declared shape (this may update state, such as
       batch-norm statistics, so it runs last).
@@ -256,7 +249,8 @@ def check_layer(
 
     Outputs are compared with ``rtol`` and ``atol`` (numbers computed by the
     same ops in the same order are equal; the tolerance only absorbs harmless
-    reordering).
+    reordering). A NaN or infinite output fails the comparison, and the
+    message says which output is not finite, where, and its value.
 
     Layers that are random at inference (Monte Carlo dropout, noise layers)
     give a new draw on every call, so ``config``, ``symbolic`` and ``save``
@@ -303,9 +297,11 @@ def check_layer(
     Raises:
         AssertionError: a check failed and ``raise_on_failure`` is True.
         ValueError: bad arguments (neither or both of ``input_shape`` and
-            ``inputs``, an unknown check name in ``skip``, ...).
-        TypeError: ``layer_or_factory`` is neither a layer nor a function
-            returning one.
+            ``inputs``, an unknown check name in ``skip``, a negative
+            tolerance, ...).
+        TypeError: an argument has the wrong type (``layer_or_factory``
+            neither a layer nor a function returning one, a flag that is not
+            a ``bool``, ...).
 
     Example:
 
@@ -323,15 +319,47 @@ def check_layer(
             "Pass exactly one of `input_shape` and `inputs`; received "
             f"input_shape={input_shape!r} and inputs of type {type(inputs).__name__}."
         )
-    unknown = sorted(set(skip) - set(_CHECKS))
+    if not (isinstance(layer_or_factory, keras.Layer) or callable(layer_or_factory)):
+        raise invalid_argument(
+            "layer_or_factory",
+            layer_or_factory,
+            "a keras.Layer or a function returning one",
+            error=TypeError,
+        )
+    if isinstance(skip, str) or not isinstance(skip, (tuple, list)):
+        raise invalid_argument(
+            "skip", skip, "a tuple or list of check names", error=TypeError
+        )
+    unknown = sorted(name for name in skip if name not in _CHECKS)
     if unknown:
-        raise ValueError(
-            f"Argument `skip` has unknown check names {unknown}; known: {list(_CHECKS)}."
+        raise invalid_argument(
+            "skip", skip, f"names of checks among {list(_CHECKS)} (unknown: {unknown})"
         )
-    if gradient_mode not in ("fast", "full"):
-        raise ValueError(
-            f"Argument `gradient_mode` must be 'fast' or 'full'; received {gradient_mode!r}."
+    check_choice("gradient_mode", gradient_mode, ("fast", "full"))
+    if gradient_kwargs is not None:
+        if not isinstance(gradient_kwargs, dict):
+            raise invalid_argument(
+                "gradient_kwargs", gradient_kwargs, "a dict or None", error=TypeError
+            )
+        accepted = [name for name in _CALLBACK_KWARGS if name != "seed"]
+        extra = sorted(set(gradient_kwargs) - set(accepted))
+        if extra:
+            raise invalid_argument(
+                "gradient_kwargs",
+                gradient_kwargs,
+                f"a dict with keys among {accepted} (unknown: {extra})",
+            )
+        _check_settings(mode=gradient_mode, **gradient_kwargs)
+    check_bool("mixed_precision", mixed_precision)
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise invalid_argument(
+            "custom_objects", custom_objects, "a dict or None", error=TypeError
         )
+    check_number("rtol", rtol, low=0.0)
+    check_number("atol", atol, low=0.0)
+    check_integer("seed", seed, minimum=0)
+    check_bool("reseed", reseed)
+    check_bool("raise_on_failure", raise_on_failure)
 
     if isinstance(layer_or_factory, keras.Layer):
         layer = layer_or_factory
@@ -343,7 +371,7 @@ def check_layer(
                 {**copy.deepcopy(template_config), **overrides}
             )
 
-    elif callable(layer_or_factory):
+    else:
         layer = layer_or_factory()
         if not isinstance(layer, keras.Layer):
             raise TypeError(
@@ -354,25 +382,19 @@ def check_layer(
         def factory(**overrides: Any) -> keras.Layer:
             return layer_or_factory()
 
-    else:
-        raise TypeError(
-            "Argument `layer_or_factory` must be a keras.Layer or a function "
-            f"returning one; received {type(layer_or_factory).__name__}."
-        )
-
     if inputs is None:
         if not (_is_shape(input_shape) or all(_is_shape(s) for s in input_shape)):
-            raise ValueError(
-                "Argument `input_shape` must be a shape tuple including the batch "
-                f"size, e.g. (2, 5), or a list of them; received {input_shape!r}."
+            raise invalid_argument(
+                "input_shape",
+                input_shape,
+                "a shape tuple including the batch size, e.g. (2, 5), or a list "
+                "of them",
             )
         rng = np.random.default_rng(seed)
 
         def draw(shape: tuple[int, ...]) -> np.ndarray:
             if any(d is None for d in shape):
-                raise ValueError(
-                    f"Argument `input_shape` must be fully defined; received {input_shape!r}."
-                )
+                raise invalid_argument("input_shape", input_shape, "fully defined")
             return rng.normal(size=tuple(shape)).astype("float32")
 
         inputs = (
@@ -380,9 +402,13 @@ def check_layer(
             if _is_shape(input_shape)
             else [draw(tuple(s)) for s in input_shape]
         )
-    inputs = _map(lambda x: x if keras.ops.is_tensor(x) else np.asarray(x), inputs)
-    input_shapes = _map(lambda x: tuple(_numpy(x).shape), inputs)
-    unbatched_shapes = _map(lambda x: (None, *_numpy(x).shape[1:]), inputs)
+    inputs = keras.tree.map_structure(
+        lambda x: x if keras.ops.is_tensor(x) else np.asarray(x), inputs
+    )
+    input_shapes = keras.tree.map_structure(lambda x: tuple(_numpy(x).shape), inputs)
+    unbatched_shapes = keras.tree.map_structure(
+        lambda x: (None, *_numpy(x).shape[1:]), inputs
+    )
 
     checks: list[LayerCheck] = []
     name = type(layer).__name__
@@ -408,7 +434,7 @@ def check_layer(
         return None
 
     eager = layer(inputs, training=False)
-    eager_shapes = [tuple(_numpy(o).shape) for o in _flatten(eager)]
+    eager_shapes = [tuple(_numpy(o).shape) for o in keras.tree.flatten(eager)]
     state: dict[str, Any] = {}
 
     def output_shape() -> str | None:
@@ -457,7 +483,7 @@ def check_layer(
         symbolic_outputs = layer(symbolic_inputs)
         model = keras.Model(symbolic_inputs, symbolic_outputs)
         state["model"] = model
-        symbolic_shapes = [tuple(o.shape) for o in _flatten(symbolic_outputs)]
+        symbolic_shapes = [tuple(o.shape) for o in keras.tree.flatten(symbolic_outputs)]
         if not all(
             _shapes_match(s[1:], e[1:])
             for s, e in zip(symbolic_shapes, eager_shapes, strict=True)
@@ -502,7 +528,7 @@ def check_layer(
     def training() -> str | None:
         for flag in (True, False):
             outputs = layer(inputs, training=flag)
-            shapes = [tuple(_numpy(o).shape) for o in _flatten(outputs)]
+            shapes = [tuple(_numpy(o).shape) for o in keras.tree.flatten(outputs)]
             if shapes != eager_shapes:
                 return f"training={flag} gives shapes {shapes}, expected {eager_shapes}"
         return None
@@ -519,7 +545,7 @@ def check_layer(
         if bad_weights:
             return f"weights stored in float16 under mixed_float16: {bad_weights}"
         compute_dtype = keras.backend.standardize_dtype(mixed_layer.compute_dtype)
-        for number, output in enumerate(_flatten(outputs)):
+        for number, output in enumerate(keras.tree.flatten(outputs)):
             array = _numpy(output)
             if tuple(array.shape) != eager_shapes[number]:
                 return f"output {number} has shape {array.shape}, expected {eager_shapes[number]}"
@@ -552,7 +578,8 @@ def check_layer(
             check_name == "gradients"
             and not layer.trainable_weights
             and not any(
-                np.issubdtype(_numpy(x).dtype, np.floating) for x in _flatten(inputs)
+                np.issubdtype(_numpy(x).dtype, np.floating)
+                for x in keras.tree.flatten(inputs)
             )
         ):
             continue

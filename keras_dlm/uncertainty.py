@@ -16,6 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_dlm._backend import keras_internals
+from keras_dlm._checks import check_integer, invalid_argument
 from keras_dlm.layers.dropout import DropConnectDense
 
 __all__ = ["MCPrediction", "mc_predict"]
@@ -52,6 +54,9 @@ class MCPrediction:
     mutual_information: np.ndarray | None
     samples: int
 
+    def __post_init__(self) -> None:
+        check_integer("samples", self.samples, minimum=2)
+
 
 def _is_stochastic(layer: keras.layers.Layer) -> bool:
     if isinstance(layer, _DROPOUT_TYPES):
@@ -82,7 +87,11 @@ def _dropout_sampling(model: keras.layers.Layer) -> Iterator[int]:
     model is called with `training=False`, so BatchNormalization and other
     layers keep their inference behaviour and their moving statistics.
     """
-    layers = [layer for layer in model._flatten_layers() if _is_stochastic(layer)]
+    layers = [
+        layer
+        for layer in keras_internals.flatten_layers(model)
+        if _is_stochastic(layer)
+    ]
     patched = []
     try:
         for layer in layers:
@@ -144,8 +153,10 @@ def mc_predict(
         An `MCPrediction`.
 
     Raises:
-        ValueError: `samples` < 2, a bad `batch_size`, or a model without
+        ValueError: `samples` < 2, `batch_size` < 1, or a model without
             dropout layers (its predictions would not vary).
+        TypeError: `model` is not a Keras layer or model, or `samples` or
+            `batch_size` is not an integer.
 
     Example:
 
@@ -158,20 +169,12 @@ def mc_predict(
     >>> result.mean.shape, result.entropy.shape
     ((5, 3), (5,))
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-        raise ValueError(
-            f"mc_predict: `samples` must be an integer >= 2; received "
-            f"samples={samples!r}."
+    if not isinstance(model, keras.Layer):
+        raise invalid_argument(
+            "model", model, "a Keras model or layer", error=TypeError
         )
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"mc_predict: `batch_size` must be a positive integer or None; "
-            f"received batch_size={batch_size!r}."
-        )
+    check_integer("samples", samples, minimum=2)
+    check_integer("batch_size", batch_size, allow_none=True)
 
     def predict_once() -> np.ndarray:
         if batch_size is None:

@@ -321,3 +321,97 @@ def test_rnn_wrapper_passes_the_config_check():
         skip=("gradients",),
     )
     assert report.passed, str(report)
+
+
+# ---------------------------------------------------------------- non-finite values (issue 12)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SqrtOfSquare(Scale):
+    """|x * w| written as sqrt((x * w)**2): finite output, NaN gradient at 0."""
+
+    def call(self, x):
+        return keras.ops.sqrt(keras.ops.square(x * self.w)) + self.b
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LogLayer(Scale):
+    def call(self, x):
+        return keras.ops.log(x * self.w)
+
+
+def test_nan_gradient_fails_the_gradient_check_and_names_it():
+    # d/du sqrt(u) at u = 0 is infinite, times du/dx = 0: NaN (by hand).
+    x = np.array([[0.0, 1.0, -2.0]], dtype="float32")
+    for mode in ("fast", "full"):
+        report = _failed(lambda: SqrtOfSquare(name="s"), inputs=x, gradient_mode=mode)
+        assert [c.name for c in report.failed] == ["gradients"]
+        message = report["gradients"].message
+        assert "back-prop gradient is nan at (0, 0)" in message
+        assert "FAILED" in str(report)
+
+
+def test_nan_output_is_named_as_the_cause():
+    x = np.array([[1.0, -1.0]], dtype="float32")  # log(-1) is NaN
+    report = _failed(lambda: LogLayer(), inputs=x)
+    assert {"config", "symbolic", "save", "gradients"} <= {
+        c.name for c in report.failed
+    }
+    assert "output 0 is not finite: nan at (0, 1)" in report["config"].message
+    assert "the output is nan at (0, 1)" in report["gradients"].message
+
+
+# ---------------------------------------------------------------- bad values (issue 12)
+
+_BAD_VALUES = {
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "negative": -1,
+    "zero": 0,
+    "wrong type": [1],
+    "string bool": "False",
+}
+
+# The error each bad value raises (None: a valid value).
+_ARGUMENT_ERRORS = {
+    "rtol": (ValueError, ValueError, ValueError, None, TypeError, TypeError),
+    "atol": (ValueError, ValueError, ValueError, None, TypeError, TypeError),
+    "seed": (TypeError, TypeError, ValueError, None, TypeError, TypeError),
+    "gradient_mode": (ValueError,) * 6,
+    "mixed_precision": (TypeError,) * 6,
+    "reseed": (TypeError,) * 6,
+    "raise_on_failure": (TypeError,) * 6,
+    "skip": (TypeError,) * 4 + (ValueError, TypeError),
+    "gradient_kwargs": (TypeError,) * 6,
+    "custom_objects": (TypeError,) * 6,
+}
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "error"),
+    [
+        pytest.param(argument, value, error, id=f"{argument}-{label}")
+        for argument, errors in _ARGUMENT_ERRORS.items()
+        for (label, value), error in zip(_BAD_VALUES.items(), errors, strict=True)
+        if error is not None
+    ],
+)
+def test_check_layer_refuses_bad_values(argument, value, error):
+    with pytest.raises(error, match=f"Argument `{argument}` must be"):
+        check_layer(lambda: Scale(), (2, 3), **{argument: value})
+
+
+@pytest.mark.parametrize(
+    ("gradient_kwargs", "error", "argument"),
+    [
+        ({"eps": float("nan")}, ValueError, "eps"),
+        ({"eps": -1.0}, ValueError, "eps"),
+        ({"num_directions": 0}, ValueError, "num_directions"),
+        ({"training": "False"}, TypeError, "training"),
+        ({"seed": 1}, ValueError, "gradient_kwargs"),
+        ({"tolerance": 1}, ValueError, "gradient_kwargs"),
+    ],
+)
+def test_check_layer_checks_gradient_kwargs(gradient_kwargs, error, argument):
+    with pytest.raises(error, match=f"Argument `{argument}` must be"):
+        check_layer(lambda: Scale(), (2, 3), gradient_kwargs=gradient_kwargs)

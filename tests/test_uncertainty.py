@@ -132,3 +132,50 @@ def test_digits_noise_images_are_more_uncertain_than_test_digits():
     # Predictive std over samples, averaged over classes and images.
     assert noisy.std.mean() > digits.std.mean()
     assert noisy.entropy.mean() > digits.entropy.mean()
+
+
+_BAD_VALUES = {
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "negative": -1,
+    "zero": 0,
+    "wrong type": [1],
+    "string bool": "False",
+    "float": 2.0,
+}
+
+_INTEGER_ERRORS = (
+    TypeError,  # nan
+    TypeError,  # inf
+    ValueError,  # negative
+    ValueError,  # zero
+    TypeError,  # wrong type
+    TypeError,  # string bool
+    TypeError,  # float
+)
+_ARGUMENT_ERRORS = {"samples": _INTEGER_ERRORS, "batch_size": _INTEGER_ERRORS}
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "error"),
+    [
+        pytest.param(argument, value, error, id=f"{argument}-{label}")
+        for argument, errors in _ARGUMENT_ERRORS.items()
+        for (label, value), error in zip(_BAD_VALUES.items(), errors, strict=True)
+    ],
+)
+def test_mc_predict_refuses_bad_values(argument, value, error):
+    with pytest.raises(error, match=f"Argument `{argument}` must be"):
+        mc_predict(_bn_dropout_model(), np.ones((1, 4), "float32"), **{argument: value})
+
+
+@pytest.mark.parametrize("model", [None, "model", lambda x: x])
+def test_mc_predict_needs_a_keras_model(model):
+    with pytest.raises(TypeError, match="Argument `model` must be a Keras model"):
+        mc_predict(model, np.ones((1, 4), "float32"))
+
+
+@pytest.mark.parametrize(("samples", "error"), [(1, ValueError), (2.0, TypeError)])
+def test_mc_prediction_checks_samples(samples, error):
+    with pytest.raises(error, match="Argument `samples` must be"):
+        MCPrediction(np.zeros(2), np.zeros(2), None, None, samples=samples)
