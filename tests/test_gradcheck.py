@@ -528,31 +528,32 @@ _BAD_VALUES = {
     "string bool": "False",
 }
 
-# For each argument, the error each bad value must raise (None: accepted).
+# The error each bad value above must raise (None: a valid value), by kind
+# of argument.
+_POSITIVE_NUMBER = (
+    ValueError,
+    ValueError,
+    ValueError,
+    ValueError,
+    TypeError,
+    TypeError,
+)
+_TOLERANCE = (ValueError, ValueError, ValueError, None, TypeError, TypeError)
+_POSITIVE_INTEGER = (TypeError, TypeError, ValueError, ValueError, TypeError, TypeError)
+_SEED = (TypeError, TypeError, ValueError, None, TypeError, TypeError)
+_CHOICE = (ValueError,) * 6
+_FLAG = (TypeError,) * 6
+
 _ARGUMENT_ERRORS = {
-    "eps": (ValueError, ValueError, ValueError, ValueError, TypeError, TypeError),
-    "rtol": (ValueError, ValueError, ValueError, None, TypeError, TypeError),
-    "atol": (ValueError, ValueError, ValueError, None, TypeError, TypeError),
-    "max_elements": (
-        TypeError,
-        TypeError,
-        ValueError,
-        ValueError,
-        TypeError,
-        TypeError,
-    ),
-    "num_directions": (
-        TypeError,
-        TypeError,
-        ValueError,
-        ValueError,
-        TypeError,
-        TypeError,
-    ),
-    "seed": (TypeError, TypeError, ValueError, None, TypeError, TypeError),
-    "mode": (ValueError,) * 6,
-    "training": (TypeError, TypeError, TypeError, TypeError, TypeError, TypeError),
-    "raise_on_failure": (TypeError,) * 6,
+    "eps": _POSITIVE_NUMBER,
+    "rtol": _TOLERANCE,
+    "atol": _TOLERANCE,
+    "max_elements": _POSITIVE_INTEGER,
+    "num_directions": _POSITIVE_INTEGER,
+    "seed": _SEED,
+    "mode": _CHOICE,
+    "training": _FLAG,
+    "raise_on_failure": _FLAG,
 }
 
 
@@ -571,14 +572,7 @@ def test_check_gradients_refuses_bad_values(argument, value, error):
 
 _CALLBACK_ERRORS = {
     **_ARGUMENT_ERRORS,
-    "every_n_epochs": (
-        TypeError,
-        TypeError,
-        ValueError,
-        ValueError,
-        TypeError,
-        TypeError,
-    ),
+    "every_n_epochs": _POSITIVE_INTEGER,
 }
 del _CALLBACK_ERRORS["raise_on_failure"]
 
