@@ -92,6 +92,7 @@ def test_a_fresh_command_prints_no_startup_logs():
     assert f"backend     {keras.backend.backend()}" in completed.stdout
 
 
+@pytest.mark.slow  # test_a_set_log_level_is_not_changed covers it in-process
 @pytest.mark.tf_only
 def test_a_users_log_level_is_respected():
     # At level 0 TensorFlow logs its start-up at INFO level ("I0000 ..."),
@@ -120,7 +121,14 @@ def test_startup_filter_keeps_other_lines(capfd):
 
 
 def test_a_set_log_level_is_not_changed(monkeypatch, capsys):
+    import keras_dlm.cli._main as main_module
+
+    filtered = []
+    monkeypatch.setattr(
+        main_module, "_stderr_without", lambda noise: filtered.append(noise)
+    )
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
     assert main(["info"]) == 0
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+    assert filtered == []  # TensorFlow's own output is left alone
     capsys.readouterr()
