@@ -1,9 +1,11 @@
 """keras_dlm: Keras 3 components for ten deep-learning methods.
 
-Importing ``keras_dlm`` is cheap: it imports Keras (whose backend is chosen
-by ``KERAS_BACKEND``) and nothing optional. Subpackages that need an extra
-(``word2vec``, ``transfer``, ``tuning``) load on first attribute access, and a
-missing extra raises an ``ImportError`` that names the extra to install.
+Importing ``keras_dlm`` is cheap: it imports neither Keras nor anything
+optional. Subpackages load on first attribute access, and a missing extra
+(``transfer`` needs ``hub``, ``tuning`` needs ``tuner``) raises an
+``ImportError`` that names the extra to install. A ``.keras`` file holding
+keras_dlm classes loads after ``import keras_dlm`` alone: Keras imports the
+modules defining them when it meets their names (see ``_serializables``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from keras_dlm import _serializables
 from keras_dlm._version import __version__
+
+# A .keras file holding keras_dlm classes loads after `import keras_dlm` alone:
+# Keras imports the modules that define them when it first needs them.
+_serializables.install()
 
 # Submodules loaded on first access, so that ``import keras_dlm`` never pulls
 # in TensorFlow Hub, keras-tuner, gensim or matplotlib.

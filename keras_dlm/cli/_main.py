@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 
 from keras_dlm._version import __version__
 from keras_dlm.cli._errors import CommandLineError
@@ -27,6 +30,63 @@ _SUBCOMMANDS = {
         "train an image classifier on a TF-Hub backbone",
     ),
 }
+
+
+# What TensorFlow (and the CUDA libraries it probes) print on stderr while it
+# starts on a machine without a GPU: absl's C++ logging writes these before
+# TF_CPP_MIN_LOG_LEVEL is read, so the variable alone does not silence them.
+_STARTUP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called"
+    r"|cudart_stub\.cc:\d+\] Could not find cuda drivers"
+    r"|failed call to cuInit"
+    r"|cpu_feature_guard\.cc:\d+\]"
+    r"|^To enable the following instructions: .*rebuild TensorFlow"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+)
+
+
+@contextlib.contextmanager
+def _stderr_without(noise: re.Pattern[str]) -> Iterator[None]:
+    """Holds back everything written to file descriptor 2, then prints it less
+    the lines matching `noise` (C++ libraries write to the descriptor, not to
+    `sys.stderr`)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode("utf-8", errors="replace")
+            kept = [
+                line
+                for line in text.splitlines(keepends=True)
+                if not noise.search(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def _start_backend_quietly() -> None:
+    """Imports Keras and lists the devices, without TensorFlow's start-up logs.
+
+    A user who set TF_CPP_MIN_LOG_LEVEL keeps their choice and sees whatever
+    TensorFlow prints at that level; otherwise the level is 2 (errors only) and
+    the start-up lines printed regardless of the level are dropped.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with _stderr_without(_STARTUP_NOISE):
+        from keras_dlm import _backend
+
+        # Devices are probed (CUDA included) on first use: do it here.
+        _backend.list_devices()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # TensorFlow's C++ start-up banners and CUDA probes are noise on the
     # command line; a user who set TF_CPP_MIN_LOG_LEVEL keeps their choice.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _start_backend_quietly()
     module = importlib.import_module(args._module)
     try:
         return int(module.run(args) or 0)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
+from typing import Any
+
+from keras_dlm._checks import check_integer, check_number, check_path_is_new
+from keras_dlm.cli._errors import CommandLineError
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -45,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "former make_image_classifier: dropout 0.2, SGD with momentum 0.9, label "
         "smoothing 0.1, pixels scaled to [0, 1]. Writes the model (.keras) and a "
         "labels file (one class name a line, in output order) and prints the "
-        "validation accuracy."
+        "validation accuracy. Every option, the image folder and the backbone are "
+        "checked before training starts; existing outputs are kept unless "
+        "--overwrite is given."
     )
     parser.add_argument("--backbone", required=True, help="hub URL or module directory")
     parser.add_argument("--images", required=True, help="folder of class sub-folders")
@@ -109,6 +114,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=0, help="seed of the split and weights (default 0)"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out model and labels file (refused otherwise)",
+    )
+    parser.add_argument(
+        "--hub-timeout",
+        type=float,
+        default=None,
+        help="seconds allowed to connect and for each read while a hub URL is "
+        "downloaded (default: $KERAS_DLM_HUB_TIMEOUT, else 10)",
+    )
+    parser.add_argument(
         "--verbose",
         type=int,
         default=2,
@@ -117,30 +134,110 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _checked(check: Any, *args: Any, **kwargs: Any) -> Any:
+    """Runs a keras_dlm._checks check; its error becomes a user error."""
+    try:
+        return check(*args, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise CommandLineError(str(error)) from None
+
+
+def _check_options(args: argparse.Namespace) -> str:
+    """Refuses every bad option before anything is loaded; returns labels-out."""
+    if not os.path.isdir(args.images):
+        raise CommandLineError(f"--images {args.images!r} is not a folder")
+    # Keras's image_dataset_from_directory takes every sub-folder but hidden
+    # ones as a class.
+    classes = [
+        entry.name
+        for entry in os.scandir(args.images)
+        if entry.is_dir() and not entry.name.startswith(".")
+    ]
+    if len(classes) < 2:
+        raise CommandLineError(
+            f"--images {args.images!r} must hold one sub-folder of images per "
+            f"class, at least 2 (found {len(classes)})"
+        )
+    if not args.out.endswith(".keras"):
+        raise CommandLineError(f"--out {args.out!r} must end with .keras")
+    _checked(check_path_is_new, "--out", args.out, overwrite=args.overwrite)
+    labels_out = args.labels_out or os.path.splitext(args.out)[0] + ".labels.txt"
+    _checked(check_path_is_new, "--labels-out", labels_out, overwrite=args.overwrite)
+    if os.path.abspath(labels_out) == os.path.abspath(args.out):
+        raise CommandLineError("--labels-out must differ from --out")
+    _checked(check_integer, "--epochs", args.epochs, minimum=0)
+    _checked(check_integer, "--fine-tune-epochs", args.fine_tune_epochs, minimum=0)
+    if args.epochs + args.fine_tune_epochs == 0:
+        raise CommandLineError(
+            "--epochs and --fine-tune-epochs are both 0: nothing would be trained"
+        )
+    _checked(check_integer, "--batch-size", args.batch_size)
+    _checked(check_integer, "--seed", args.seed, minimum=0)
+    _checked(
+        check_number,
+        "--learning-rate",
+        args.learning_rate,
+        low=0.0,
+        low_inclusive=False,
+    )
+    _checked(check_number, "--momentum", args.momentum, low=0.0, high=1.0)
+    for option, value in (
+        ("--label-smoothing", args.label_smoothing),
+        ("--dropout", args.dropout),
+        ("--validation-split", args.validation_split),
+    ):
+        _checked(check_number, option, value, low=0.0, high=1.0, high_inclusive=False)
+    if not isinstance(args.unfreeze, str):
+        if isinstance(args.unfreeze, int):
+            _checked(check_integer, "--unfreeze", args.unfreeze, minimum=0)
+        else:
+            _checked(
+                check_number,
+                "--unfreeze",
+                args.unfreeze,
+                low=0.0,
+                high=1.0,
+                low_inclusive=False,
+            )
+    if args.hub_timeout is not None:
+        _checked(
+            check_number,
+            "--hub-timeout",
+            args.hub_timeout,
+            low=0.0,
+            low_inclusive=False,
+        )
+    return labels_out
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 def run(args: argparse.Namespace) -> int:
     """Trains, saves and reports; returns the exit status."""
-    import keras
-
     from keras_dlm import _backend
 
     try:
         _backend.require_backend("tensorflow", feature="keras-dlm transfer")
     except RuntimeError as error:
-        print(f"keras-dlm transfer: {error}", file=sys.stderr)
-        return 2
+        raise CommandLineError(str(error)) from None
+    labels_out = _check_options(args)
+
+    import keras
+
     from keras_dlm.transfer import HubBackbone, build_transfer_model, fine_tune
 
-    if not os.path.isdir(args.images):
-        print(
-            f"keras-dlm transfer: --images {args.images!r} is not a folder",
-            file=sys.stderr,
+    try:
+        backbone = HubBackbone(
+            args.backbone, name="backbone", download_timeout=args.hub_timeout
         )
-        return 2
-    if not 0.0 <= args.validation_split < 1.0:
-        print(
-            "keras-dlm transfer: --validation-split must be in [0, 1)", file=sys.stderr
-        )
-        return 2
+    except (ConnectionError, FileNotFoundError, ValueError, TypeError) as error:
+        raise CommandLineError(f"--backbone: {_one_line(error)}") from None
+    except OSError as error:  # a SavedModel TensorFlow cannot read
+        raise CommandLineError(
+            f"--backbone {args.backbone!r} could not be loaded: {_one_line(error)}"
+        ) from None
     keras.utils.set_random_seed(args.seed)
     options = {
         "label_mode": "categorical",
@@ -149,31 +246,37 @@ def run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "seed": args.seed,
     }
-    if args.validation_split > 0:
-        train, validation = keras.utils.image_dataset_from_directory(
-            args.images,
-            validation_split=args.validation_split,
-            subset="both",
-            **options,
-        )
-    else:
-        train = keras.utils.image_dataset_from_directory(args.images, **options)
-        validation = None
+    try:
+        if args.validation_split > 0:
+            train, validation = keras.utils.image_dataset_from_directory(
+                args.images,
+                validation_split=args.validation_split,
+                subset="both",
+                **options,
+            )
+        else:
+            train = keras.utils.image_dataset_from_directory(args.images, **options)
+            validation = None
+    except ValueError as error:  # no images, or too few for the split
+        raise CommandLineError(f"--images {args.images!r}: {error}") from None
     class_names = list(train.class_names)
     channels = 1 if args.color_mode == "grayscale" else 3
-
     try:
-        backbone = HubBackbone(args.backbone, name="backbone")
-    except (ConnectionError, FileNotFoundError, ValueError) as error:
-        print(f"keras-dlm transfer: {error}", file=sys.stderr)
-        return 1
-    model = build_transfer_model(
-        backbone,
-        len(class_names),
-        input_shape=(*args.image_size, channels),
-        dropout=args.dropout,
-        preprocessing=keras.layers.Rescaling(1.0 / 255),
-    )
+        model = build_transfer_model(
+            backbone,
+            len(class_names),
+            input_shape=(*args.image_size, channels),
+            dropout=args.dropout,
+            preprocessing=keras.layers.Rescaling(1.0 / 255),
+        )
+    except ValueError as error:
+        height, width = args.image_size
+        raise CommandLineError(
+            f"--backbone {args.backbone!r} does not take {height}x{width} images "
+            f"with {channels} channel(s) (--image-size, --color-mode): "
+            f"{_one_line(error)}"
+        ) from None
+
     optimizer = keras.optimizers.SGD(args.learning_rate, momentum=args.momentum)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
     fine_tune(
@@ -189,7 +292,6 @@ def run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
     )
     model.save(args.out)
-    labels_out = args.labels_out or os.path.splitext(args.out)[0] + ".labels.txt"
     with open(labels_out, "w", encoding="utf-8") as handle:
         handle.write("\n".join(class_names) + "\n")
     print(f"model written to {args.out}")

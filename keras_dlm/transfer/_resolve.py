@@ -4,7 +4,11 @@
 timeout, and may then wait up to ten minutes on another process's lock file:
 on a machine without network access that can hang. So a URL handle is first
 looked up in the hub cache (``TFHUB_CACHE_DIR``), then the server is probed
-with a bounded timeout, and only then is the download left to tensorflow_hub.
+with a bounded timeout, and only then is the download left to tensorflow_hub,
+with the same timeout on every socket operation (connecting and each read).
+
+The timeout is ``HubBackbone(download_timeout=...)``, else the environment
+variable ``KERAS_DLM_HUB_TIMEOUT`` (seconds), else 10 seconds.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import threading
 import urllib.parse
 import urllib.request
 
+from keras_dlm._checks import check_number, invalid_argument
 from keras_dlm.transfer import _deps
 
-_PROBE_TIMEOUT_S = 10.0
-_DOWNLOAD_SOCKET_TIMEOUT_S = 60.0
+DEFAULT_TIMEOUT_S = 10.0
+TIMEOUT_VARIABLE = "KERAS_DLM_HUB_TIMEOUT"
+_SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 # The host TensorFlow's GCS file system talks to for gs:// paths.
 _GCS_PROBE_URL = "https://www.googleapis.com"
 
@@ -111,28 +117,60 @@ def _probe(url: str, timeout: float) -> str | None:
     return outcome[0]
 
 
-def resolve_handle(handle: str, *, probe_timeout: float = _PROBE_TIMEOUT_S) -> str:
+def resolve_timeout(timeout: float | None = None) -> float:
+    """The seconds allowed to connect and to each read of a hub download.
+
+    ``timeout`` when given, else ``$KERAS_DLM_HUB_TIMEOUT``, else 10.
+    """
+    if timeout is None:
+        text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT_S
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise invalid_argument(
+                TIMEOUT_VARIABLE, text, "a number of seconds > 0"
+            ) from None
+        name = TIMEOUT_VARIABLE
+    else:
+        name = "download_timeout"
+    return check_number(name, timeout, low=0.0, low_inclusive=False)
+
+
+def check_handle(handle: object) -> str:
+    """Checks the type of a HubBackbone handle; returns it."""
+    if not isinstance(handle, str):
+        raise invalid_argument(
+            "handle", handle, "a directory or a hub URL (a str)", error=TypeError
+        )
+    if not handle.strip():
+        raise invalid_argument("handle", handle, "a directory or a hub URL")
+    return handle
+
+
+def resolve_handle(handle: str, *, timeout: float | None = None) -> str:
     """Returns the local directory of the SavedModel that ``handle`` names.
 
     Args:
         handle: a local directory (optionally ``file://``), or a URL or
             ``gs://`` location that tensorflow_hub resolves.
-        probe_timeout: seconds to wait for the server before giving up.
+        timeout: seconds allowed to connect to the server and for each read
+            of the download (see :func:`resolve_timeout`).
 
     Returns:
         A local (or ``gs://``) directory holding a SavedModel.
 
     Raises:
-        FileNotFoundError: a local handle that is not a directory.
-        ConnectionError: a URL handle that is not cached and cannot be fetched,
-            or a ``gs://`` handle while Cloud Storage cannot be reached; the
-            message says how to download the module elsewhere.
+        FileNotFoundError: a local handle that is not a directory, or a
+            directory without a SavedModel in it.
+        ConnectionError: a URL handle that is not cached and cannot be fetched
+            (no answer within the timeout included), or a ``gs://`` handle
+            while Cloud Storage cannot be reached; the message says how to
+            download the module elsewhere.
     """
-    if not isinstance(handle, str) or not handle:
-        raise TypeError(
-            f"`handle` must be a non-empty string (a directory or a hub URL), "
-            f"got {handle!r}."
-        )
+    check_handle(handle)
+    timeout = resolve_timeout(timeout)
     if not is_remote_handle(handle):
         path = handle[len("file://") :] if handle.startswith("file://") else handle
         path = os.path.expanduser(path)
@@ -141,12 +179,20 @@ def resolve_handle(handle: str, *, probe_timeout: float = _PROBE_TIMEOUT_S) -> s
                 f"`handle` {handle!r} is neither a directory holding a SavedModel "
                 "nor a URL."
             )
+        if not any(
+            os.path.isfile(os.path.join(path, name)) for name in _SAVED_MODEL_FILES
+        ):
+            raise FileNotFoundError(
+                f"`handle` {handle!r} is a directory without a SavedModel in it "
+                "(no saved_model.pb); pass the folder that holds saved_model.pb "
+                "and variables/."
+            )
         return path
     scheme = urllib.parse.urlparse(handle).scheme
     if scheme == "gs":
         # TensorFlow's GCS client retries with back-off (minutes) where the
         # network silently drops packets, so check the API host first.
-        reason = _probe(_GCS_PROBE_URL, probe_timeout)
+        reason = _probe(_GCS_PROBE_URL, timeout)
         if reason is not None:
             raise ConnectionError(_gcs_unavailable_message(handle, reason))
     if scheme not in ("http", "https"):
@@ -154,17 +200,22 @@ def resolve_handle(handle: str, *, probe_timeout: float = _PROBE_TIMEOUT_S) -> s
     cached = cache_dir_for(handle)
     if os.path.isdir(cached) and os.listdir(cached):
         return cached
-    reason = _probe(handle, probe_timeout)
+    reason = _probe(handle, timeout)
     if reason is not None:
         raise ConnectionError(_unavailable_message(handle, reason))
-    # urlopen in tensorflow_hub takes the process-wide default socket timeout;
-    # without one a stalled server blocks forever.
+    # urlopen in tensorflow_hub takes the process-wide default socket timeout,
+    # which bounds the connection and every read; without one a server that
+    # stops answering blocks forever.
     hub = _deps.tensorflow_hub()
     previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_DOWNLOAD_SOCKET_TIMEOUT_S)
+    socket.setdefaulttimeout(timeout)
     try:
         return hub.resolve(handle)
     except OSError as error:
-        raise ConnectionError(_unavailable_message(handle, str(error))) from error
+        reason = (
+            f"{error} (each connection and read may take {timeout:g} s; "
+            f"`download_timeout=` or ${TIMEOUT_VARIABLE} changes that)"
+        )
+        raise ConnectionError(_unavailable_message(handle, reason)) from error
     finally:
         socket.setdefaulttimeout(previous)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 
+from keras_dlm._checks import check_bool, check_integer, invalid_argument
 from keras_dlm.transfer import _deps
 
 
@@ -16,6 +18,7 @@ def export_hub_module(
     *,
     input_shape: tuple[int | None, ...] | None = None,
     input_dtype: str = "float32",
+    overwrite: bool = False,
 ) -> str:
     """Writes ``model`` to ``path`` in TF-Hub's reusable SavedModel format.
 
@@ -34,6 +37,9 @@ def export_hub_module(
         input_shape: input shape including the batch axis (``None`` for any
             size); default ``model.input_shape`` with a free batch axis.
         input_dtype: dtype of the input tensor.
+        overwrite: write over a SavedModel already in ``path``; without it
+            such a folder is refused (``ValueError``) before anything is
+            written.
 
     Returns:
         ``path`` as a string.
@@ -50,12 +56,43 @@ def export_hub_module(
     >>> len(module.trainable_variables)
     2
     """
-    tf = _deps.tensorflow()
     if not isinstance(model, keras.layers.Layer):
-        raise TypeError(
-            f"`model` must be a Keras 3 model or layer, got {type(model).__name__}; "
-            "for a tf_keras model use tf.saved_model.save(model, path)."
+        raise invalid_argument(
+            "model",
+            model,
+            "a Keras 3 model or layer (for a tf_keras model use "
+            "tf.saved_model.save(model, path))",
+            error=TypeError,
         )
+    if not isinstance(path, str | os.PathLike):
+        raise invalid_argument("path", path, "a folder path", error=TypeError)
+    if input_shape is not None:
+        if isinstance(input_shape, int | str) or not isinstance(input_shape, Sequence):
+            raise invalid_argument(
+                "input_shape",
+                input_shape,
+                "a sequence of sizes including the batch axis, or None",
+                error=TypeError,
+            )
+        if len(input_shape) < 1:
+            raise invalid_argument("input_shape", input_shape, "a non-empty sequence")
+        for index, size in enumerate(input_shape):
+            check_integer(f"input_shape[{index}]", size, allow_none=True)
+    if not isinstance(input_dtype, str):
+        raise invalid_argument(
+            "input_dtype",
+            input_dtype,
+            "a dtype name such as 'float32'",
+            error=TypeError,
+        )
+    overwrite = check_bool("overwrite", overwrite)
+    if not overwrite and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise invalid_argument(
+            "path",
+            os.fspath(path),
+            "a folder without a SavedModel (pass overwrite=True)",
+        )
+    tf = _deps.tensorflow()
     if not model.built:
         raise ValueError(
             f"`model` {model.name!r} is not built; call it on data or give it an "

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_dlm._checks import (
+    check_choice,
+    check_integer,
+    check_number,
+    invalid_argument,
+)
 from keras_dlm.transfer.hub_backbone import HubBackbone
 from keras_dlm.transfer.model import BACKBONE_NAME
 
@@ -176,9 +183,11 @@ def _find_backbone(
     if isinstance(backbone, str):
         return model.get_layer(backbone)
     if backbone is not None:
-        raise TypeError(
-            f"`backbone` must be a layer of the model, a layer name or None, got "
-            f"{backbone!r}."
+        raise invalid_argument(
+            "backbone",
+            backbone,
+            "a layer of the model, a layer name or None",
+            error=TypeError,
         )
     candidates = [
         layer
@@ -197,19 +206,27 @@ def _find_backbone(
     )
 
 
+def _check_unfreeze(unfreeze: Any) -> str | int | float:
+    """``"all"``, an int >= 0 (a count) or a float in (0, 1] (a fraction)."""
+    if isinstance(unfreeze, str):
+        return check_choice("unfreeze", unfreeze, ("all",))
+    if isinstance(unfreeze, numbers.Integral) and not isinstance(unfreeze, bool):
+        return check_integer("unfreeze", unfreeze, minimum=0)
+    if isinstance(unfreeze, numbers.Real) and not isinstance(unfreeze, bool):
+        return check_number(
+            "unfreeze", unfreeze, low=0.0, high=1.0, low_inclusive=False
+        )
+    raise invalid_argument(
+        "unfreeze",
+        unfreeze,
+        '"all", an integer >= 0 or a fraction in (0, 1]',
+        error=TypeError,
+    )
+
+
 def _count_from(unfreeze: int | float, total: int) -> int:
-    if isinstance(unfreeze, bool) or not isinstance(unfreeze, int | float):
-        raise TypeError(
-            f'`unfreeze` must be "all", an int or a float, got {unfreeze!r}.'
-        )
     if isinstance(unfreeze, int):
-        if unfreeze < 0:
-            raise ValueError(f"`unfreeze` must be >= 0 when an int, got {unfreeze}.")
         return min(unfreeze, total)
-    if not 0.0 < unfreeze <= 1.0:
-        raise ValueError(
-            f"`unfreeze` must be in (0, 1] when a float (a fraction), got {unfreeze}."
-        )
     return math.ceil(unfreeze * total)
 
 
@@ -287,8 +304,9 @@ def fine_tune(
         unfreeze: ``"all"``; an int, the number of top layers (Keras backbone)
             or top variables (``HubBackbone``) to unfreeze; or a float in
             ``(0, 1]``, the top fraction of them.
-        fine_tune_lr_factor: phase 2's learning rate over phase 1's, > 0.
-            A learning-rate schedule is multiplied step by step.
+        fine_tune_lr_factor: phase 2's learning rate over phase 1's, a
+            finite number > 0. A learning-rate schedule is multiplied step by
+            step.
         optimizer: an optimizer (instance or name) for phase 1; phase 2 uses a
             fresh copy of its configuration. Default ``Adam(1e-3)``.
         callbacks: Keras callbacks, used in both phases. A callback that sets
@@ -322,20 +340,40 @@ def fine_tune(
     >>> history.phase
     ['head', 'fine_tune']
     """
-    for name, value in (
-        ("head_epochs", head_epochs),
-        ("fine_tune_epochs", fine_tune_epochs),
+    if not isinstance(model, keras.Model):
+        raise invalid_argument("model", model, "a keras.Model", error=TypeError)
+    head_epochs = check_integer("head_epochs", head_epochs, minimum=0)
+    fine_tune_epochs = check_integer("fine_tune_epochs", fine_tune_epochs, minimum=0)
+    unfreeze = _check_unfreeze(unfreeze)
+    fine_tune_lr_factor = check_number(
+        "fine_tune_lr_factor", fine_tune_lr_factor, low=0.0, low_inclusive=False
+    )
+    if optimizer is not None and not isinstance(
+        optimizer, str | keras.optimizers.Optimizer
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"`{name}` must be an int >= 0, got {value!r}.")
-    if not fine_tune_lr_factor > 0:
-        raise ValueError(
-            f"`fine_tune_lr_factor` must be > 0, got {fine_tune_lr_factor!r}."
+        raise invalid_argument(
+            "optimizer",
+            optimizer,
+            "a keras optimizer, an optimizer name or None",
+            error=TypeError,
         )
-    if isinstance(unfreeze, str) and unfreeze != "all":
-        raise ValueError(
-            f'`unfreeze` must be "all", an int or a float, got {unfreeze!r}.'
+    if callbacks is not None and (
+        not isinstance(callbacks, Sequence)
+        or not all(isinstance(c, keras.callbacks.Callback) for c in callbacks)
+    ):
+        raise invalid_argument(
+            "callbacks", callbacks, "a list of keras callbacks or None", error=TypeError
         )
+    if metrics is not None and (
+        isinstance(metrics, str) or not isinstance(metrics, Sequence)
+    ):
+        raise invalid_argument(
+            "metrics", metrics, "a list of metrics or None", error=TypeError
+        )
+    batch_size = check_integer("batch_size", batch_size, allow_none=True)
+    if isinstance(verbose, bool):
+        raise invalid_argument("verbose", verbose, '"auto", 0, 1 or 2', error=TypeError)
+    check_choice("verbose", verbose, ("auto", 0, 1, 2))
     backbone_layer = _find_backbone(model, backbone)
 
     phase_one = keras.optimizers.get(optimizer or keras.optimizers.Adam(1e-3))

@@ -8,8 +8,9 @@ from typing import Any
 
 import keras
 
+from keras_dlm._checks import check_bool, invalid_argument
 from keras_dlm.transfer import _deps
-from keras_dlm.transfer._resolve import resolve_handle
+from keras_dlm.transfer._resolve import check_handle, resolve_handle, resolve_timeout
 
 _TF1_HUB_PROTO = "tfhub_module.pb"
 
@@ -21,6 +22,12 @@ def _in_safe_mode() -> bool:
     from keras.src.saving import serialization_lib
 
     return serialization_lib.in_safe_mode() is not False
+
+
+def _check_optional_string(name: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise invalid_argument(name, value, "a string or None", error=TypeError)
+    return value
 
 
 def _accepts_training(function: Any) -> bool:
@@ -63,7 +70,8 @@ class HubBackbone(keras.layers.Layer):
             ``trainable_variables``, ``regularization_losses``), or a hub URL
             resolved (and cached in ``TFHUB_CACHE_DIR``) by ``tensorflow_hub``.
             Without network access an uncached URL raises a ``ConnectionError``
-            explaining how to download the module elsewhere.
+            explaining how to download the module elsewhere. A directory
+            without ``saved_model.pb`` raises ``FileNotFoundError``.
         trainable: whether the module's trainable variables are trained.
         train_batchnorm: pass ``training=True`` to the module during training
             (only if the module accepts ``training`` and the layer is
@@ -79,6 +87,11 @@ class HubBackbone(keras.layers.Layer):
         dtype: the layer's dtype policy. Hub modules are traced for float32,
             so the default keeps the layer in float32 under a
             ``mixed_float16`` global policy.
+        download_timeout: seconds allowed to connect to the hub server and
+            for each read while a URL handle is downloaded (a stalled server
+            fails with ``ConnectionError`` after that long without data).
+            Default ``None``: the environment variable
+            ``KERAS_DLM_HUB_TIMEOUT``, else 10 seconds.
         **kwargs: base ``keras.layers.Layer`` arguments such as ``name``.
 
     Call arguments:
@@ -113,26 +126,33 @@ class HubBackbone(keras.layers.Layer):
         output_key: str | None = None,
         arguments: dict[str, Any] | None = None,
         dtype: Any = "float32",
+        download_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        tf = _deps.tensorflow()
-        if not isinstance(train_batchnorm, bool):
-            raise TypeError(
-                f"`train_batchnorm` must be a bool, got {train_batchnorm!r}."
-            )
+        check_handle(handle)
+        trainable = check_bool("trainable", trainable)
+        train_batchnorm = check_bool("train_batchnorm", train_batchnorm)
+        _check_optional_string("signature", signature)
+        _check_optional_string("output_key", output_key)
         if arguments is not None and not isinstance(arguments, dict):
-            raise TypeError(
-                f"`arguments` must be a dict of keyword arguments or None, got "
-                f"{arguments!r}."
+            raise invalid_argument(
+                "arguments",
+                arguments,
+                "a dict of keyword arguments or None",
+                error=TypeError,
             )
+        if download_timeout is not None:
+            download_timeout = resolve_timeout(download_timeout)
+        tf = _deps.tensorflow()
         super().__init__(trainable=trainable, dtype=dtype, **kwargs)
         self.handle = handle
         self.train_batchnorm = train_batchnorm
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
+        self.download_timeout = download_timeout
 
-        path = resolve_handle(handle)
+        path = resolve_handle(handle, timeout=download_timeout)
         is_tf1_hub = tf.io.gfile.exists(os.path.join(path, _TF1_HUB_PROTO))
         module = tf.saved_model.load(path, tags=[] if is_tf1_hub else None)
         self._module = module
@@ -270,6 +290,7 @@ class HubBackbone(keras.layers.Layer):
                 "signature": self.signature,
                 "output_key": self.output_key,
                 "arguments": dict(self.arguments),
+                "download_timeout": self.download_timeout,
             }
         )
         return config

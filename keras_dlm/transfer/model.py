@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 
+from keras_dlm._checks import check_integer, check_number, invalid_argument
 from keras_dlm.transfer import _deps
+from keras_dlm.transfer._resolve import check_handle
 from keras_dlm.transfer.hub_backbone import HubBackbone
 
 BACKBONE_NAME = "backbone"
@@ -16,6 +19,40 @@ _POOLING = {
     4: keras.layers.GlobalAveragePooling2D,
     5: keras.layers.GlobalAveragePooling3D,
 }
+
+
+def _check_input_shape(input_shape: Any) -> tuple[int | None, ...]:
+    if isinstance(input_shape, int | str) or not isinstance(input_shape, Sequence):
+        raise invalid_argument(
+            "input_shape",
+            input_shape,
+            "a sequence of sizes (positive integers or None)",
+            error=TypeError,
+        )
+    if not input_shape:
+        raise invalid_argument("input_shape", input_shape, "a non-empty sequence")
+    return tuple(
+        check_integer(f"input_shape[{index}]", size, allow_none=True)
+        for index, size in enumerate(input_shape)
+    )
+
+
+def _check_preprocessing(preprocessing: Any) -> list[keras.layers.Layer]:
+    if preprocessing is None:
+        return []
+    if isinstance(preprocessing, keras.layers.Layer):
+        return [preprocessing]
+    expected = "a Keras layer, a sequence of layers or None"
+    if not isinstance(preprocessing, Sequence) or isinstance(preprocessing, str):
+        raise invalid_argument(
+            "preprocessing", preprocessing, expected, error=TypeError
+        )
+    for layer in preprocessing:
+        if not isinstance(layer, keras.layers.Layer):
+            raise invalid_argument(
+                "preprocessing", preprocessing, expected, error=TypeError
+            )
+    return list(preprocessing)
 
 
 def build_transfer_model(
@@ -62,30 +99,35 @@ def build_transfer_model(
     >>> model.output_shape
     (None, 5)
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"`num_classes` must be an int, got {num_classes!r}.")
-    if num_classes < 2:
-        raise ValueError(f"`num_classes` must be at least 2, got {num_classes}.")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-    if any(int(units) < 1 for units in head_units):
-        raise ValueError(f"`head_units` must be positive ints, got {head_units!r}.")
+    num_classes = check_integer("num_classes", num_classes, minimum=2)
+    input_shape = _check_input_shape(input_shape)
+    dropout = check_number("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
+    if isinstance(head_units, int | str) or not isinstance(head_units, Sequence):
+        raise invalid_argument(
+            "head_units", head_units, "a sequence of positive integers", error=TypeError
+        )
+    head_units = [
+        check_integer(f"head_units[{index}]", units)
+        for index, units in enumerate(head_units)
+    ]
+    preprocessing_layers = _check_preprocessing(preprocessing)
+    if activation is not None and not isinstance(activation, str | Callable):
+        raise invalid_argument(
+            "activation", activation, "a name, a callable or None", error=TypeError
+        )
     if isinstance(backbone, str):
+        check_handle(backbone)
         _deps.tensorflow()
         backbone = HubBackbone(backbone, name=BACKBONE_NAME)
     elif not isinstance(backbone, keras.layers.Layer):
-        raise TypeError(
-            "`backbone` must be a hub handle (str), a HubBackbone or a Keras "
-            f"model, got {type(backbone).__name__}."
+        raise invalid_argument(
+            "backbone",
+            backbone,
+            "a hub handle (str), a HubBackbone or a Keras model",
+            error=TypeError,
         )
-    if preprocessing is None:
-        preprocessing_layers: list[keras.layers.Layer] = []
-    elif isinstance(preprocessing, keras.layers.Layer):
-        preprocessing_layers = [preprocessing]
-    else:
-        preprocessing_layers = list(preprocessing)
 
-    inputs = keras.Input(tuple(input_shape), name="inputs")
+    inputs = keras.Input(input_shape, name="inputs")
     x = inputs
     for layer in preprocessing_layers:
         x = layer(x)
@@ -101,9 +143,7 @@ def build_transfer_model(
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     for index, units in enumerate(head_units):
-        x = keras.layers.Dense(
-            int(units), activation="relu", name=f"head_dense_{index}"
-        )(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"head_dense_{index}")(x)
     outputs = keras.layers.Dense(
         num_classes, activation=activation, name="classifier", dtype="float32"
     )(x)

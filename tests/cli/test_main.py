@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
@@ -68,3 +70,65 @@ def test_user_error_is_one_line_and_status_2(monkeypatch, capsys):
     )
     with pytest.raises(CommandLineError):
         main(["--debug", "info"])
+
+
+def _run_info(**environment):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(environment)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_dlm.cli", "info"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=True,
+    )
+
+
+def test_a_fresh_command_prints_no_startup_logs():
+    """No TensorFlow banner, CUDA probe or absl line: stderr stays empty."""
+    completed = _run_info()
+    assert completed.stderr == ""
+    assert f"backend     {keras.backend.backend()}" in completed.stdout
+
+
+@pytest.mark.slow  # test_a_set_log_level_is_not_changed covers it in-process
+@pytest.mark.tf_only
+def test_a_users_log_level_is_respected():
+    # At level 0 TensorFlow logs its start-up at INFO level ("I0000 ..."),
+    # which the command then leaves alone.
+    completed = _run_info(TF_CPP_MIN_LOG_LEVEL="0")
+    assert re.search(r"^I\d{4} ", completed.stderr, re.MULTILINE), completed.stderr
+
+
+def test_startup_filter_keeps_other_lines(capfd):
+    from keras_dlm.cli._main import _STARTUP_NOISE, _stderr_without
+
+    with _stderr_without(_STARTUP_NOISE):
+        os.write(
+            2,
+            b"I0000 00:00:1 1 cudart_stub.cc:31] Could not find cuda drivers on "
+            b"your machine, GPU will not be used.\n"
+            b"E0000 00:00:1 1 cuda_platform.cc:52] failed call to cuInit: x\n"
+            b"a real error\n",
+        )
+        print("a Python warning", file=sys.stderr)
+    # (Under pytest sys.stderr is not descriptor 2, so the order may differ.)
+    assert sorted(capfd.readouterr().err.splitlines()) == [
+        "a Python warning",
+        "a real error",
+    ]
+
+
+def test_a_set_log_level_is_not_changed(monkeypatch, capsys):
+    import keras_dlm.cli._main as main_module
+
+    filtered = []
+    monkeypatch.setattr(
+        main_module, "_stderr_without", lambda noise: filtered.append(noise)
+    )
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    assert main(["info"]) == 0
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+    assert filtered == []  # TensorFlow's own output is left alone
+    capsys.readouterr()

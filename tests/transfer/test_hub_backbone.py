@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
+import threading
 import time
 
 import keras
@@ -301,3 +303,82 @@ def test_url_is_served_from_the_cache(tiny_module, tmp_path, monkeypatch):
     np.testing.assert_allclose(
         _np(layer(x)), _np(body(x, training=False)), rtol=1e-5, atol=1e-6
     )
+
+
+@tf_only
+def test_directory_without_a_saved_model_is_a_clear_error(tmp_path):
+    (tmp_path / "variables").mkdir()
+    with pytest.raises(FileNotFoundError, match="without a SavedModel"):
+        HubBackbone(str(tmp_path))
+
+
+@pytest.fixture
+def silent_server():
+    """A local HTTP port that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def accept_forever():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            held.append(connection)
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/models/backbone/1"
+    server.close()
+    for connection in held:
+        connection.close()
+
+
+@tf_only
+@pytest.mark.parametrize("configured_by", ["argument", "environment"])
+def test_a_stalled_download_times_out(
+    silent_server, configured_by, tmp_path, monkeypatch
+):
+    from keras_dlm.transfer._resolve import TIMEOUT_VARIABLE
+
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    arguments = {}
+    if configured_by == "argument":
+        arguments["download_timeout"] = 0.5
+    else:
+        monkeypatch.setenv(TIMEOUT_VARIABLE, "0.5")
+    outcome = []
+
+    def load():
+        try:
+            HubBackbone(silent_server, **arguments)
+        except ConnectionError as error:
+            outcome.append(error)
+
+    # A thread with a hard limit: if the timeout were lost, the test fails
+    # after 30 s instead of hanging.
+    start = time.perf_counter()
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(30)
+    elapsed = time.perf_counter() - start
+    assert not worker.is_alive(), "the download did not time out within 30 s"
+    assert outcome, "no ConnectionError was raised"
+    assert elapsed < 10
+    message = str(outcome[0])
+    assert "timed out" in message and "0.5 s" in message
+    assert TIMEOUT_VARIABLE in message
+
+
+@tf_only
+def test_export_does_not_overwrite_a_module(tiny_module, tmp_path):
+    from keras_dlm.transfer import export_hub_module
+
+    _, body, _ = tiny_module
+    target = export_hub_module(body, tmp_path / "module")
+    with pytest.raises(ValueError, match="overwrite=True"):
+        export_hub_module(body, target)
+    assert export_hub_module(body, target, overwrite=True) == target
