@@ -27,6 +27,11 @@ What is used, and why there is no public alternative:
   ``learning_rate`` property evaluates a schedule instead of returning it.
 - ``keras.src.saving.serialization_lib.in_safe_mode``: the ambient
   safe-mode flag of ``load_model`` (Keras's own ``TFSMLayer`` reads it).
+- ``keras.src.saving.object_registration.get_registered_object``: wrapped by
+  ``keras_dlm/_serializables.py`` so that a ``.keras`` file loads after
+  ``import keras_dlm`` alone. That module cannot live here: ``import
+  keras_dlm`` must not import Keras, and this module does. Keras moving the
+  function makes ``tests/test_saved_files.py`` fail.
 - ``LSTMCell._compute_carry_and_output`` and ``_compute_carry_and_output_fused``:
   the hooks ``LSTMCell.call`` delegates the gate equations to, which
   ``PeepholeLSTMCell`` overrides.

@@ -8,20 +8,12 @@ from typing import Any
 
 import keras
 
+from keras_dlm._backend import keras_internals
 from keras_dlm._checks import check_bool, invalid_argument
 from keras_dlm.transfer import _deps
 from keras_dlm.transfer._resolve import check_handle, resolve_handle, resolve_timeout
 
 _TF1_HUB_PROTO = "tfhub_module.pb"
-
-
-def _in_safe_mode() -> bool:
-    # Keras keeps the ambient safe-mode flag (set by `load_model(safe_mode=...)`
-    # and `keras.config.enable_unsafe_deserialization()`) in a private module;
-    # Keras' own TFSMLayer and Lambda read it the same way.
-    from keras.src.saving import serialization_lib
-
-    return serialization_lib.in_safe_mode() is not False
 
 
 def _check_optional_string(name: str, value: Any) -> str | None:
@@ -297,7 +289,7 @@ class HubBackbone(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HubBackbone:
-        if _in_safe_mode():
+        if keras_internals.in_safe_mode():
             raise ValueError(
                 f"Requested the deserialization of a HubBackbone (handle "
                 f"{config.get('handle')!r}), which loads a SavedModel and runs "
