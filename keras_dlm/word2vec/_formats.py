@@ -23,6 +23,7 @@ _WHITESPACE = re.compile(r"\s")
 NATIVE_FORMAT = "keras_dlm.word2vec.WordVectors"
 NATIVE_VERSION = 1
 VECTORS_SUFFIX = ".vectors.npy"
+COUNTS_SUFFIX = ".counts.npy"
 
 
 def _error(path: str, where: str, message: str) -> ValueError:
@@ -286,39 +287,71 @@ def _non_text(raw: bytes) -> bool:
     return any(byte < 32 and byte not in (9, 10, 13) for byte in raw[:4096])
 
 
-def native_paths(path: str) -> tuple[str, str]:
-    """The metadata file and the vectors file of a native save at ``path``."""
-    return path, path + VECTORS_SUFFIX
+def native_paths(path: str) -> tuple[str, str, str]:
+    """The metadata, vectors and counts files of a native save at ``path``."""
+    return path, path + VECTORS_SUFFIX, path + COUNTS_SUFFIX
 
 
-def write_native(path: str, vectors: np.ndarray, metadata: dict[str, Any]) -> None:
-    """Writes the vectors (``.npy``) and then the metadata (JSON) beside them."""
-    meta_path, vectors_path = native_paths(path)
+def write_native(
+    path: str,
+    words: list[str],
+    vectors: np.ndarray,
+    counts: np.ndarray | None,
+    metadata: dict[str, Any],
+) -> None:
+    """Writes the arrays (``.npy``), then the words and metadata (JSON)."""
+    meta_path, vectors_path, counts_path = native_paths(path)
     np.save(vectors_path, np.ascontiguousarray(vectors, dtype=np.float32))
-    document = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, **metadata}
+    if counts is not None:
+        np.save(counts_path, np.asarray(counts, dtype=np.int64))
+    elif os.path.exists(counts_path):
+        os.remove(counts_path)  # from an earlier save that had counts
+    # One string is decoded far faster than a list of a million; a word
+    # holding a newline (possible outside the word2vec format) needs the list.
+    if any("\n" in word for word in words):
+        stored: dict[str, Any] = {"words": words}
+    else:
+        stored = {"words_joined": "\n".join(words)}
+    document = {
+        "format": NATIVE_FORMAT,
+        "version": NATIVE_VERSION,
+        "count": len(words),
+        "vector_size": int(vectors.shape[1]),
+        **metadata,
+        **stored,
+    }
     with open(meta_path, "w", encoding="utf-8") as handle:
         json.dump(document, handle, ensure_ascii=False)
 
 
-def read_native(path: str, mmap: str | None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Reads what `write_native` wrote; checks that the two files agree."""
-    meta_path, vectors_path = native_paths(path)
+def _words(document: dict[str, Any]) -> list[str] | None:
+    if isinstance(document.get("words_joined"), str):
+        joined = document["words_joined"]
+        return joined.split("\n") if document.get("count") else []
+    words = document.get("words")
+    if isinstance(words, list) and all(isinstance(word, str) for word in words):
+        return words
+    return None
+
+
+def read_native(
+    path: str, mmap: str | None
+) -> tuple[list[str], np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Reads what `write_native` wrote; checks that the files agree."""
+    meta_path, vectors_path, counts_path = native_paths(path)
+    foreign = (
+        "not a keras_dlm WordVectors file (saved with WordVectors.save); for "
+        "the word2vec format use WordVectors.load_word2vec_format"
+    )
     try:
         with open(meta_path, encoding="utf-8") as handle:
             document = json.load(handle)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _error(
-            meta_path,
-            "byte offset " + str(getattr(error, "pos", getattr(error, "start", 0))),
-            "not a keras_dlm WordVectors file (saved with WordVectors.save); "
-            "for the word2vec format use WordVectors.load_word2vec_format",
-        ) from None
+    except json.JSONDecodeError as error:
+        raise _error(meta_path, f"byte offset {error.pos}", foreign) from None
+    except UnicodeDecodeError as error:
+        raise _error(meta_path, f"byte offset {error.start}", foreign) from None
     if not isinstance(document, dict) or document.get("format") != NATIVE_FORMAT:
-        raise _error(
-            meta_path,
-            "format",
-            "not a keras_dlm WordVectors file (saved with WordVectors.save)",
-        )
+        raise _error(meta_path, "format", foreign)
     if document.get("version") != NATIVE_VERSION:
         raise _error(
             meta_path,
@@ -326,29 +359,34 @@ def read_native(path: str, mmap: str | None) -> tuple[np.ndarray, dict[str, Any]
             f"written by format version {document.get('version')!r}; this "
             f"keras_dlm reads version {NATIVE_VERSION}",
         )
-    if not os.path.isfile(vectors_path):
-        raise FileNotFoundError(
-            f"{vectors_path!r}: the vectors of {meta_path!r} are missing (both "
-            "files are written by WordVectors.save and must stay together)"
-        )
-    try:
-        vectors = np.load(vectors_path, mmap_mode=mmap, allow_pickle=False)
-    except ValueError as error:
-        raise _error(
-            vectors_path, "header", f"not a NumPy array file ({error})"
-        ) from None
-    words = document.get("words")
-    if (
-        vectors.dtype != np.float32
-        or vectors.ndim != 2
-        or not isinstance(words, list)
-        or vectors.shape[0] != len(words)
+    words = _words(document)
+    if words is None or len(words) != document.get("count"):
+        raise _error(meta_path, "words", "the word list is damaged")
+    arrays = []
+    for array_path, dtype, needed in (
+        (vectors_path, np.float32, True),
+        (counts_path, np.int64, False),
     ):
-        raise _error(
-            vectors_path,
-            "shape",
-            f"holds a {vectors.dtype} array of shape {vectors.shape}, but "
-            f"{meta_path!r} lists {len(words) if isinstance(words, list) else 'no'} "
-            "words (the two files do not belong together)",
-        )
-    return vectors, document
+        if not os.path.isfile(array_path):
+            if not needed:
+                arrays.append(None)
+                continue
+            raise FileNotFoundError(
+                f"{array_path!r}: the vectors of {meta_path!r} are missing (the "
+                "files WordVectors.save writes must stay together)"
+            )
+        try:
+            array = np.load(array_path, mmap_mode=mmap, allow_pickle=False)
+        except ValueError as error:
+            raise _error(array_path, "header", f"not a NumPy file ({error})") from None
+        expected = (len(words), document.get("vector_size"))[: 2 if needed else 1]
+        if array.dtype != dtype or array.shape != expected:
+            raise _error(
+                array_path,
+                "shape",
+                f"holds a {array.dtype} array of shape {array.shape} where "
+                f"{meta_path!r} needs {np.dtype(dtype)} of shape {expected} (the "
+                "files do not belong together)",
+            )
+        arrays.append(array)
+    return words, arrays[0], arrays[1], document

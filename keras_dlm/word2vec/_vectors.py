@@ -131,20 +131,29 @@ class WordVectors:
         counts: Any,
         tokenizer: Any,
         lowercase: Any,
+        *,
+        trusted: bool = False,
     ) -> None:
-        for word in words:
-            if not isinstance(word, str):
-                raise invalid_argument(
-                    "words", word, "a list of strings", error=TypeError
-                )
+        """Sets the attributes; ``trusted`` skips the per-word checks.
+
+        `load` trusts the words of a file `save` wrote (checked when they
+        were saved) and builds ``key_to_index`` on first use, so that
+        memory-mapped vectors load in milliseconds.
+        """
         self.index_to_key = words
-        self.key_to_index = {word: position for position, word in enumerate(words)}
-        if len(self.key_to_index) != len(words):
-            seen: set[str] = set()
-            duplicate = next(w for w in words if w in seen or seen.add(w))
-            raise invalid_argument(
-                "words", duplicate, "free of duplicates (this word repeats)"
-            )
+        self._key_to_index: dict[str, int] | None = None
+        if not trusted:
+            for word in words:
+                if not isinstance(word, str):
+                    raise invalid_argument(
+                        "words", word, "a list of strings", error=TypeError
+                    )
+            if len(self.key_to_index) != len(words):
+                seen: set[str] = set()
+                duplicate = next(w for w in words if w in seen or seen.add(w))
+                raise invalid_argument(
+                    "words", duplicate, "free of duplicates (this word repeats)"
+                )
         self.vectors = vectors
         if counts is not None:
             counts = np.asarray(counts, dtype=np.int64)
@@ -156,6 +165,15 @@ class WordVectors:
         self.tokenizer = _check_tokenizer(_deserialize_tokenizer(tokenizer))
         self.lowercase = check_bool("lowercase", lowercase)
         self._normed: np.ndarray | None = None
+
+    @property
+    def key_to_index(self) -> dict[str, int]:
+        """Each word's row in ``vectors``."""
+        if self._key_to_index is None:
+            self._key_to_index = dict(
+                zip(self.index_to_key, range(len(self.index_to_key)), strict=True)
+            )
+        return self._key_to_index
 
     @property
     def vector_size(self) -> int:
@@ -645,10 +663,10 @@ class WordVectors:
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Saves the vectors in keras_dlm's native format, fast to load.
 
-        Writes two files: ``path`` (JSON: the words, counts, tokenizer and
-        ``lowercase``) and, beside it, ``path + ".vectors.npy"`` (the
-        vectors as a NumPy array, which `load` can memory-map). Keep them
-        together. A tokenizer that Keras cannot serialize is refused (see
+        Writes ``path`` (JSON: the words, tokenizer and ``lowercase``) and,
+        beside it, ``path + ".vectors.npy"`` (the vectors as a NumPy array,
+        which `load` can memory-map) and, if there are counts,
+        ``path + ".counts.npy"``. Keep them together. A tokenizer that Keras cannot serialize is refused (see
         `Vocabulary.build`).
 
         Args:
@@ -670,15 +688,14 @@ class WordVectors:
         ```
         """
         name = self._check_writable(path, overwrite)
-        meta_path, vectors_path = native_paths(name)
-        check_path_is_new("path", vectors_path, overwrite=overwrite)
+        meta_path, *arrays = native_paths(name)
+        for array_path in arrays:
+            check_path_is_new("path", array_path, overwrite=overwrite)
         metadata = {
-            "words": self.index_to_key,
-            "counts": None if self.counts is None else self.counts.tolist(),
             "tokenizer": _serialize_tokenizer(self.tokenizer),
             "lowercase": self.lowercase,
         }
-        write_native(meta_path, self.vectors, metadata)
+        write_native(meta_path, self.index_to_key, self.vectors, self.counts, metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike, mmap: str | None = None) -> WordVectors:
@@ -702,23 +719,15 @@ class WordVectors:
         name = os.fspath(path)
         if not os.path.isfile(name):
             raise FileNotFoundError(f"Argument `path`: no such file {name!r}")
-        vectors, document = read_native(name, mmap)
+        words, vectors, counts, document = read_native(name, mmap)
+        tokenizer = document.get("tokenizer")
+        lowercase = document.get("lowercase", False)
         if mmap is None:
             return cls(
-                document["words"],
-                vectors,
-                counts=document.get("counts"),
-                tokenizer=document.get("tokenizer"),
-                lowercase=document.get("lowercase", False),
+                words, vectors, counts=counts, tokenizer=tokenizer, lowercase=lowercase
             )
         wv = cls.__new__(cls)
-        wv._set(
-            document["words"],
-            vectors,
-            document.get("counts"),
-            document.get("tokenizer"),
-            document.get("lowercase", False),
-        )
+        wv._set(words, vectors, counts, tokenizer, lowercase, trusted=True)
         return wv
 
     def save_word2vec_format(

@@ -307,13 +307,16 @@ def test_save_and_load_round_trip(tmp_path):
     )
     path = tmp_path / "vectors.kv"
     wv.save(path)
-    assert (tmp_path / "vectors.kv.vectors.npy").is_file()
     np.testing.assert_array_equal(
         np.load(tmp_path / "vectors.kv.vectors.npy"), wv.vectors
+    )
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "vectors.kv.counts.npy"), [5, 3, 1]
     )
     for mmap in (None, "r", "c"):
         loaded = WordVectors.load(path, mmap=mmap)
         assert loaded.index_to_key == wv.index_to_key
+        assert loaded.key_to_index == {"b\u00e9ta": 0, "a b": 1, "x": 2}
         np.testing.assert_array_equal(loaded.vectors, wv.vectors)
         np.testing.assert_array_equal(loaded.counts, [5, 3, 1])
         assert loaded.lowercase and loaded.get_index("X") == 2
@@ -322,6 +325,12 @@ def test_save_and_load_round_trip(tmp_path):
     with pytest.raises(ValueError):
         mapped.vectors[0, 0] = 9.0  # read-only mapping
     assert mapped.most_similar("x", topn=1)[0][0] == "a b"
+    # Any word survives, a newline included; no counts, no counts file.
+    odd = WordVectors(["two\nlines", ""], np.ones((2, 3)))
+    odd.save(path, overwrite=True)
+    loaded = WordVectors.load(path)
+    assert loaded.index_to_key == ["two\nlines", ""] and loaded.counts is None
+    assert not (tmp_path / "vectors.kv.counts.npy").exists()
 
 
 def test_save_refuses_to_overwrite(tmp_path):
