@@ -346,7 +346,8 @@ class Vocabulary:
             position = self.index.get(word)  # type: ignore[arg-type]
         except TypeError:  # unhashable
             return None
-        if position is None and isinstance(word, str):
+        normalizes = self.tokenizer is not None or self.lowercase
+        if position is None and normalizes and isinstance(word, str):
             key = self.lookup_key(word)
             if key is not None:
                 position = self.index.get(key)
