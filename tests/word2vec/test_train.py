@@ -69,6 +69,14 @@ def test_train_recovers_planted_groups_with_tokenizer_and_lowercase(tmp_path):
     # The learning rate decayed over exactly the planned epochs.
     assert model.history.history["learning_rate"][-1] < 0.1 * 0.025
     assert _group_recall(model.wv, vocabulary.lookup_key) > 0.9
+    # The tokenizer and lowercasing travel with the saved model.
+    model.save(tmp_path / "w2v.keras")
+    loaded = keras.models.load_model(tmp_path / "w2v.keras")
+    assert loaded.vocabulary.tokenizer is split_on_commas
+    assert (
+        loaded.vocabulary.lowercase and loaded.vocabulary["G1W2"] == vocabulary["g1w2"]
+    )
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
 
 
 def test_train_cbow_on_token_lists():
