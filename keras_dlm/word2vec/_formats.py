@@ -91,15 +91,22 @@ def _looks_like_text(data: bytes, dim: int) -> bool:
 
 
 def _decode(
-    path: str, word: bytes, offset: int, where: str, unicode_errors: str
+    path: str,
+    data: bytes,
+    position: int,
+    end: int,
+    start: int,
+    row: int,
+    unicode_errors: str,
 ) -> str:
+    """The word in ``data[position:end]``; ``start`` is the data's file offset."""
     try:
-        return word.decode("utf-8", unicode_errors)
+        return data[position:end].decode("utf-8", unicode_errors)
     except UnicodeDecodeError as error:
         raise _error(
             path,
-            f"{where}, byte offset {offset + error.start}",
-            f"the word {word[:40]!r} is not valid UTF-8; pass "
+            f"vector {row + 1}, byte offset {start + position + error.start}",
+            f"the word {data[position:end][:40]!r} is not valid UTF-8; pass "
             "unicode_errors='replace' (or 'ignore') to read it anyway",
         ) from None
 
@@ -187,7 +194,6 @@ def _read_binary(
         while data[position : position + 1] in (b"\n", b"\r"):
             position += 1
         offsets.append(start + position)
-        where = f"vector {row + 1} of {len(vectors)}"
         end = data.find(b" ", position, position + _MAX_WORD_BYTES)
         if end < 0:
             problem = (
@@ -197,18 +203,16 @@ def _read_binary(
             )
             raise _error(
                 path,
-                f"{where}, byte offset {start + position}",
+                f"vector {row + 1} of {len(vectors)}, byte offset {start + position}",
                 f"{problem} before the word's vector (a truncated file, or "
                 "not the binary format: pass binary=False for text)",
             )
-        words.append(
-            _decode(path, data[position:end], start + position, where, unicode_errors)
-        )
+        words.append(_decode(path, data, position, end, start, row, unicode_errors))
         position = end + 1
         if position + width > len(data):
             raise _error(
                 path,
-                f"{where}, byte offset {start + position}",
+                f"vector {row + 1} of {len(vectors)}, byte offset {start + position}",
                 f"the file ends {len(data) - position} bytes into a vector of "
                 f"{width} bytes (a truncated file)",
             )
@@ -226,50 +230,46 @@ def _read_text(
 ) -> None:
     dim = vectors.shape[1]
     offset = handle.tell()
+    binary_hint = "; this looks like the binary format: pass binary=True"
     for row in range(len(vectors)):
-        where = f"line {row + 2}"
         raw = handle.readline()
         if not raw:
             raise _error(
                 path,
-                where,
+                f"line {row + 2}",
                 f"the file ends after {row} of the {len(vectors)} vectors the "
                 "header announces (a truncated file)",
             )
-        binary_hint = _non_text(raw)
         try:
             line = raw.decode("utf-8", unicode_errors)
         except UnicodeDecodeError as error:
             hint = (
-                "; this looks like the binary format: pass binary=True"
-                if binary_hint
+                binary_hint
+                if _non_text(raw)
                 else "; pass unicode_errors='replace' to read it anyway"
             )
             raise _error(
                 path,
-                f"{where}, byte offset {offset + error.start}",
+                f"line {row + 2}, byte offset {offset + error.start}",
                 f"not valid UTF-8{hint}",
             ) from None
         offset += len(raw)
         fields = [field for field in line.rstrip("\r\n").split(" ") if field]
         if len(fields) != dim + 1:
-            hint = (
-                " (this looks like the binary format: pass binary=True)"
-                if binary_hint
-                else ""
-            )
             raise _error(
                 path,
-                where,
+                f"line {row + 2}",
                 f"expected a word and {dim} numbers separated by spaces; found "
-                f"{len(fields)} fields{hint}",
+                f"{len(fields)} fields" + (binary_hint if _non_text(raw) else ""),
             )
         try:
             vectors[row] = np.asarray(fields[1:], dtype=np.float32)
         except ValueError:
             bad = next(field for field in fields[1:] if not _is_number(field))
             raise _error(
-                path, where, f"{bad[:40]!r} is not a number (word {fields[0]!r})"
+                path,
+                f"line {row + 2}",
+                f"{bad[:40]!r} is not a number (word {fields[0]!r})",
             ) from None
         words.append(fields[0])
 

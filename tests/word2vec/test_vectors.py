@@ -441,7 +441,7 @@ def test_reading_names_file_and_place_of_every_problem(tmp_path):
     undecodable = tmp_path / "undecodable.bin"
     _write_binary(undecodable, ["ok", "bad"], np.ones((2, 3)))
     undecodable.write_bytes(undecodable.read_bytes().replace(b"bad", b"b\xffd"))
-    cases.append((undecodable, True, "vector 2 of 2, byte offset 20: the word"))
+    cases.append((undecodable, True, "vector 2, byte offset 20: the word"))
     text = tmp_path / "text.txt"
     WordVectors(["a", "b"], np.eye(2)).save_word2vec_format(text)
     cases.append((text, True, "text.txt', line 2: this is the text word2vec"))
