@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -30,6 +31,8 @@ from keras_dlm.word2vec._vocabulary import (
     _lookup_key,
     _serialize_tokenizer,
 )
+
+_TSV_BREAKS = re.compile(r"[\t\n\r]")
 
 
 class WordPairsResult(NamedTuple):
@@ -813,9 +816,22 @@ class WordVectors:
         vectors; both TSV files can also be loaded at
         projector.tensorflow.org.
 
+        Words holding a tab or a line break would shift every later row of
+        ``metadata.tsv``; they are refused, named, before anything is
+        written.
+
         Returns:
             The paths of ``vectors.tsv`` and ``metadata.tsv``.
         """
+        if not isinstance(logdir, str | os.PathLike):
+            raise invalid_argument("logdir", logdir, "a folder path", error=TypeError)
+        bad = [word for word in self.index_to_key if _TSV_BREAKS.search(word)]
+        if bad:
+            shown = ", ".join(repr(word) for word in bad[:5])
+            raise ValueError(
+                f"{len(bad)} word(s) hold a tab or line break, which the "
+                f"projector's metadata.tsv cannot: {shown}. Nothing was written."
+            )
         os.makedirs(logdir, exist_ok=True)
         vectors_path = os.path.join(logdir, "vectors.tsv")
         metadata_path = os.path.join(logdir, "metadata.tsv")

@@ -190,6 +190,10 @@ def test_export_projector(tmp_path):
     with open(metadata_path, encoding="utf-8") as handle:
         assert handle.read().splitlines() == ["a", "b", "c"]
     assert (tmp_path / "projector" / "projector_config.pbtxt").exists()
+    broken = WordVectors(["ok", "two\nlines", "a\tb"], np.eye(3))
+    with pytest.raises(ValueError, match=r"2 word\(s\).*'two\\nlines'"):
+        broken.export_projector(tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 # ------------------------------------------------- gensim's KeyedVectors API
@@ -548,6 +552,7 @@ def _bad_calls(wv, tmp_path):
         ],
     )
     yield lambda v: WordVectors.load(v), "path", [None, 3]
+    yield lambda v: wv.export_projector(v), "logdir", [None, 3]
     load = WordVectors.load_word2vec_format
     yield lambda v: load(text, binary=v), "binary", _BAD_BOOLS
     yield lambda v: load(text, limit=v), "limit", _BAD_NUMBERS[:-1]
