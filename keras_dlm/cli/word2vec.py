@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
+
+from keras_dlm._checks import check_integer, check_number, check_path_is_new
+from keras_dlm.cli._errors import CommandLineError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--negative", type=int, default=5, help="noise words (5)")
     parser.add_argument("--epochs", type=int, default=5, help="corpus passes (5)")
     parser.add_argument("--min-count", type=int, default=5, help="drop rarer words (5)")
-    parser.add_argument("--sample", type=float, default=1e-3, help="subsampling (1e-3)")
+    parser.add_argument(
+        "--sample", type=float, default=1e-3, help="subsampling in [0, 1] (1e-3)"
+    )
     parser.add_argument("--batch-size", type=int, default=4096, help="examples a step")
     parser.add_argument(
         "--shared-negatives",
@@ -33,17 +41,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--lowercase",
+        action="store_true",
+        help="lowercase the corpus before counting and training; with --query, "
+        "lowercase the query word",
+    )
     parser.add_argument("--out", help="where to write the vectors (word2vec format)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out file (refused otherwise, before training)",
+    )
     parser.add_argument("--binary", action="store_true", help="binary word2vec format")
     parser.add_argument("--query", metavar="WORD", help="print the neighbours of WORD")
     parser.add_argument("--vectors", help="vectors file to query")
     parser.add_argument("--topn", type=int, default=10, help="neighbours to print (10)")
 
 
+def _checked(check: Callable[..., Any], option: str, value: Any, **limits: Any) -> Any:
+    """Runs a `keras_dlm._checks` check, as a one-line command-line error."""
+    try:
+        return check(option, value, **limits)
+    except (TypeError, ValueError) as error:
+        message = str(error).replace("Argument ", "", 1)
+        raise CommandLineError(
+            message.replace("overwrite=True", "--overwrite")
+        ) from None
+
+
+def _existing_file(option: str, path: str) -> str:
+    if not os.path.isfile(path):
+        what = "a folder" if os.path.isdir(path) else "no such file"
+        raise CommandLineError(f"{option} {path}: {what}")
+    return path
+
+
 def _query(args: argparse.Namespace) -> int:
+    if not args.vectors:
+        raise CommandLineError("--query needs --vectors FILE")
+    if args.corpus or args.out:
+        raise CommandLineError(
+            "--query reads --vectors; it does not take CORPUS or --out (train "
+            "first, then query)"
+        )
+    _existing_file("--vectors", args.vectors)
+    _checked(check_integer, "--topn", args.topn)
+
     from keras_dlm.word2vec import WordVectors
 
-    wv = WordVectors.load_word2vec_format(args.vectors, binary=args.binary)
+    try:
+        wv = WordVectors.load_word2vec_format(args.vectors, binary=args.binary)
+    except ValueError as error:
+        raise CommandLineError(str(error)) from None
+    if args.lowercase:
+        wv = WordVectors(wv.index_to_key, wv.vectors, lowercase=True)
     try:
         neighbours = wv.most_similar(args.query, topn=args.topn)
     except KeyError as error:
@@ -54,13 +106,53 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_training_options(args: argparse.Namespace) -> int | None:
+    """Checks every training option and the output; returns shared negatives."""
+    if not args.corpus or not args.out:
+        raise CommandLineError(
+            "give CORPUS and --out FILE to train, or --query WORD --vectors FILE "
+            "to query"
+        )
+    if args.vectors:
+        raise CommandLineError("--vectors is for --query; to train, give --out")
+    _existing_file("corpus", args.corpus)
+    for option, value in (
+        ("--dim", args.dim),
+        ("--window", args.window),
+        ("--negative", args.negative),
+        ("--epochs", args.epochs),
+        ("--min-count", args.min_count),
+        ("--batch-size", args.batch_size),
+    ):
+        _checked(check_integer, option, value)
+    _checked(check_number, "--sample", args.sample, low=0.0, high=1.0)
+    _checked(check_integer, "--seed", args.seed, minimum=0, allow_none=True)
+    shared = args.shared_negatives
+    if shared is None:
+        shared = 8 if args.mode == "skipgram" else 0
+    _checked(check_integer, "--shared-negatives", shared, minimum=0)
+    _checked(check_path_is_new, "--out", args.out, overwrite=args.overwrite)
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.access(folder, os.W_OK):
+        raise CommandLineError(f"--out {args.out}: the folder {folder} is not writable")
+    return shared or None
+
+
 def _train(args: argparse.Namespace) -> int:
+    shared = _check_training_options(args)
+
     from keras_dlm.word2vec import Vocabulary, Word2Vec
 
     start = time.perf_counter()
-    vocabulary = Vocabulary.build(
-        args.corpus, min_count=args.min_count, sample=args.sample
-    )
+    try:
+        vocabulary = Vocabulary.build(
+            args.corpus,
+            min_count=args.min_count,
+            sample=args.sample,
+            lowercase=args.lowercase,
+        )
+    except ValueError as error:  # no word reached --min-count
+        raise CommandLineError(str(error).replace("min_count", "--min-count")) from None
     print(
         f"vocabulary: {len(vocabulary)} words, {vocabulary.total_words} tokens"
         + (
@@ -69,10 +161,6 @@ def _train(args: argparse.Namespace) -> int:
             else ""
         )
     )
-    shared = args.shared_negatives
-    if shared is None:
-        shared = 8 if args.mode == "skipgram" else 0
-    shared = shared or None
     batch_size = args.batch_size
     if shared and batch_size % shared:
         batch_size += shared - batch_size % shared
@@ -88,7 +176,9 @@ def _train(args: argparse.Namespace) -> int:
     dataset = model.make_dataset(args.corpus, batch_size=batch_size, epochs=args.epochs)
     model.compile()
     model.fit(dataset, epochs=args.epochs, verbose=1 if sys.stdout.isatty() else 2)
-    model.wv.save_word2vec_format(args.out, binary=args.binary)
+    model.wv.save_word2vec_format(
+        args.out, binary=args.binary, overwrite=args.overwrite
+    )
     elapsed = time.perf_counter() - start
     words = vocabulary.total_words * args.epochs
     print(
@@ -98,17 +188,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Trains vectors (``CORPUS --out``) or queries them (``--query --vectors``)."""
+    """Trains vectors (``CORPUS --out``) or queries them (``--query --vectors``).
+
+    Every option, the corpus and the output file are checked before the
+    corpus is read; a mistake is a `CommandLineError` (one line, exit 2).
+    """
     if args.query is not None:
-        if not args.vectors:
-            print("keras-dlm word2vec: --query needs --vectors FILE", file=sys.stderr)
-            return 2
         return _query(args)
-    if not args.corpus or not args.out:
-        print(
-            "keras-dlm word2vec: give CORPUS and --out FILE to train, or "
-            "--query WORD --vectors FILE to query",
-            file=sys.stderr,
-        )
-        return 2
     return _train(args)

@@ -6,7 +6,7 @@ import bz2
 import gzip
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 # Bytes that are not valid UTF-8 are decoded to lone surrogates
@@ -38,7 +38,11 @@ def _open_binary(path: str | os.PathLike):
     return open(name, "rb")
 
 
-def _iter_file(path: str | os.PathLike, stats: _ReadStats) -> Iterator[list[str]]:
+def _iter_file(
+    path: str | os.PathLike,
+    stats: _ReadStats,
+    tokenizer: Callable[[str], list[str]] | None = None,
+) -> Iterator[list[str]]:
     with _open_binary(path) as handle:
         for raw in handle:
             stats.bytes_read += len(raw)
@@ -46,19 +50,28 @@ def _iter_file(path: str | os.PathLike, stats: _ReadStats) -> Iterator[list[str]
             if not text.isascii():
                 text, replaced = _ESCAPED_BYTE.subn("\ufffd", text)
                 stats.replaced_bytes += replaced
-            tokens = text.split()
+            if tokenizer is None:
+                tokens = text.split()
+            else:
+                tokens = list(tokenizer(text.rstrip("\r\n")))
             stats.sentences += 1
             stats.tokens += len(tokens)
             yield tokens
 
 
 def _iter_sentences(
-    corpus: Any, stats: _ReadStats | None = None
+    corpus: Any,
+    stats: _ReadStats | None = None,
+    tokenizer: Callable[[str], list[str]] | None = None,
 ) -> Iterator[list[str]]:
-    """Yields the sentences of ``corpus`` as lists of tokens."""
+    """Yields the sentences of ``corpus`` as lists of tokens.
+
+    ``tokenizer`` splits each line of a file corpus (default: whitespace);
+    an iterable of token lists is already split and is yielded as it is.
+    """
     stats = _ReadStats() if stats is None else stats
     if _is_path(corpus):
-        yield from _iter_file(corpus, stats)
+        yield from _iter_file(corpus, stats, tokenizer)
         return
     if not isinstance(corpus, Iterable):
         raise TypeError(

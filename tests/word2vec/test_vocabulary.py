@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -142,9 +144,175 @@ def test_config_round_trip():
 
 
 def test_invalid_arguments_are_named():
-    with pytest.raises(ValueError, match="min_count"):
+    with pytest.raises(ValueError, match="`min_count`"):
         Vocabulary.build(CORPUS, min_count=0)
     with pytest.raises(ValueError, match="empty"):
         Vocabulary.build(CORPUS, min_count=100)
     with pytest.raises(TypeError, match="string"):
         Vocabulary.build(["a sentence that was not split"])
+
+
+# --------------------------------------------------- tokenizer and lowercase
+
+
+@keras.saving.register_keras_serializable(package="keras_dlm_tests")
+def letters_only(line):
+    """Splits on anything that is not a letter (drops punctuation)."""
+    return re.findall(r"[^\W\d_]+", line)
+
+
+def test_lowercase_merges_case_variants_everywhere():
+    corpus = [["Paris", "is", "in", "France"], ["france", "and", "PARIS", "is"]]
+    vocab = Vocabulary.build(corpus, min_count=2, sample=None, lowercase=True)
+    assert vocab.words == ["paris", "is", "france"]
+    np.testing.assert_array_equal(vocab.counts, [2, 2, 2])
+    assert vocab.total_words == 8
+    np.testing.assert_array_equal(vocab.encode(["FRANCE", "Is", "in"]), [2, 1, -1])
+    assert "France" in vocab and vocab["PARIS"] == 0
+    assert next(iter(vocab.sentences(corpus))) == ["paris", "is", "in", "france"]
+    plain = Vocabulary.build(corpus, min_count=1, sample=None)
+    assert "France" in plain and "FRANCE" not in plain and " France" not in plain
+    np.testing.assert_array_equal(plain.encode(["France", "france"]), [3, 4])
+
+
+def test_tokenizer_splits_file_lines_and_is_saved(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("Hello, world! Hello.\nworld; again\n", encoding="utf-8")
+    vocab = Vocabulary.build(
+        path, min_count=1, sample=None, tokenizer=letters_only, lowercase=True
+    )
+    assert vocab.words == ["hello", "world", "again"]
+    assert list(vocab.sentences(path)) == [
+        ["hello", "world", "hello"],
+        ["world", "again"],
+    ]
+    assert vocab.tokenize("World, AGAIN!") == ["world", "again"]
+    assert vocab.lookup_key("Hello!") == "hello" and "WORLD?" in vocab
+    whitespace = Vocabulary.build(path, min_count=1, sample=None)
+    assert whitespace.words[:2] == ["Hello,", "world!"]
+    restored = Vocabulary.from_config(vocab.get_config())
+    assert restored.tokenizer is letters_only and restored.lowercase
+    assert restored.words == vocab.words
+
+
+def test_unregistered_tokenizer_works_but_is_not_saved(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("a-b a-c\n", encoding="utf-8")
+    vocab = Vocabulary.build(
+        path, min_count=1, sample=None, tokenizer=lambda line: line.split("-")
+    )
+    assert vocab.words == ["a", "b a", "c"]
+    with pytest.raises(ValueError, match="register_keras_serializable"):
+        vocab.get_config()
+
+
+def test_missing_corpus_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no-such\.txt"):
+        Vocabulary.build(tmp_path / "no-such.txt")
+
+
+_BAD_BOOLS = ["false", "True", 1, 0, None, 1.5]
+
+
+def _bad_vocabulary_calls():
+    build = Vocabulary.build
+    yield (
+        lambda v: build(CORPUS, min_count=v),
+        "min_count",
+        [
+            float("nan"),
+            float("inf"),
+            -1,
+            0,
+            2.5,
+            "3",
+            True,
+            None,
+        ],
+    )
+    yield (
+        lambda v: build(CORPUS, max_size=v),
+        "max_size",
+        [
+            float("nan"),
+            float("inf"),
+            -1,
+            0,
+            2.5,
+            "3",
+            True,
+        ],
+    )
+    yield (
+        lambda v: build(CORPUS, min_count=1, sample=v),
+        "sample",
+        [
+            float("nan"),
+            float("inf"),
+            -1e-3,
+            1.5,
+            "0.001",
+            True,
+        ],
+    )
+    yield lambda v: build(CORPUS, progress=v), "progress", ["false", 1, 0.0]
+    yield lambda v: build(CORPUS, lowercase=v), "lowercase", _BAD_BOOLS
+    yield lambda v: build(CORPUS, tokenizer=v), "tokenizer", ["split", 3, True]
+    words, counts = ["a", "b"], [2, 1]
+    yield (
+        lambda v: Vocabulary(words, counts, total_words=v),
+        "total_words",
+        [
+            float("nan"),
+            -1,
+            2.5,
+            "3",
+            True,
+        ],
+    )
+    yield (
+        lambda v: Vocabulary(words, counts, sample=v),
+        "sample",
+        [
+            float("nan"),
+            float("inf"),
+            -1.0,
+            "0",
+            True,
+        ],
+    )
+    yield lambda v: Vocabulary(words, counts, lowercase=v), "lowercase", _BAD_BOOLS
+    yield (
+        lambda v: Vocabulary(words, counts, replaced_bytes=v),
+        "replaced_bytes",
+        [
+            -1,
+            1.5,
+            None,
+            "0",
+        ],
+    )
+    yield lambda v: Vocabulary(words, v), "counts", [[2, 0], [2, -1], [1.5, 2.0], [1]]
+    yield lambda v: Vocabulary(v, counts), "words", [["a", "a"], [1, 2]]
+    vocab = Vocabulary(words, counts)
+    yield (
+        lambda v: vocab.noise_distribution(v),
+        "ns_exponent",
+        [
+            float("nan"),
+            float("inf"),
+            "0.75",
+            True,
+        ],
+    )
+    yield lambda v: vocab.tokenize(v), "line", [3, None, ["a"]]
+
+
+def test_bad_argument_values_are_refused_naming_the_argument():
+    tried = 0
+    for call, name, values in _bad_vocabulary_calls():
+        for value in values:
+            with pytest.raises((ValueError, TypeError), match=f"`{name}`"):
+                call(value)
+            tried += 1
+    assert tried > 60
