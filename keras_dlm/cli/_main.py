@@ -47,17 +47,25 @@ _STARTUP_NOISE = re.compile(
 
 @contextlib.contextmanager
 def _stderr_without(noise: re.Pattern[str]) -> Iterator[None]:
-    """Holds back everything written to file descriptor 2, then prints it less
-    the lines matching `noise` (C++ libraries write to the descriptor, not to
-    `sys.stderr`)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    """Holds back what is written to stderr, then prints it less `noise` lines.
+
+    Works on file descriptor 2, which C++ libraries write to directly (they
+    never see `sys.stderr`).
+    """
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a detached process): nothing to filter
+        yield
+        return
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
             yield
         finally:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
@@ -68,8 +76,7 @@ def _stderr_without(noise: re.Pattern[str]) -> Iterator[None]:
                 if not noise.search(line)
             ]
             if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+                os.write(2, "".join(kept).encode("utf-8"))
 
 
 def _start_backend_quietly() -> None:
