@@ -10,6 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_dlm._backend import keras_internals
 from keras_dlm._checks import (
     check_choice,
     check_integer,
@@ -136,12 +137,8 @@ class _RateGuard(keras.callbacks.Callback):
         self.first = first
         self.factor = factor
 
-    def _optimizer_rate_settable(self) -> bool:
-        rate = getattr(self.model.optimizer, "_learning_rate", None)
-        return isinstance(rate, keras.Variable)
-
     def _guard(self) -> None:
-        if not self._optimizer_rate_settable():
+        if not keras_internals.learning_rate_is_settable(self.model.optimizer):
             return
         optimizer = self.model.optimizer
         if self.first:
