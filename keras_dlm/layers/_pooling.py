@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_dlm._checks import check_choice, invalid_argument
+from keras_dlm._checks import check_bool, check_choice, invalid_argument
 
 PADDINGS = ("valid", "same")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -145,3 +145,64 @@ def along(vector: Any, axis: int, rank: int) -> Any:
     shape = [1] * rank
     shape[axis] = -1
     return ops.reshape(vector, shape)
+
+
+def check_index_layout(
+    index_layout: Any, include_batch_in_index: Any
+) -> tuple[str, bool]:
+    """Checked `(index_layout, include_batch_in_index)`."""
+    layout = check_lowercase_choice("index_layout", index_layout, INDEX_LAYOUTS)
+    with_batch = check_bool("include_batch_in_index", include_batch_in_index)
+    if with_batch and layout != "tensorflow":
+        raise invalid_argument(
+            "include_batch_in_index",
+            with_batch,
+            "False with index_layout='torch' (PyTorch's indices never count the batch)",
+        )
+    return layout, with_batch
+
+
+class WindowLayer(keras.layers.Layer):
+    """Base of the argmax pooling and unpooling layers: their shared arguments.
+
+    Subclasses set `_rank` (the number of spatial axes) and, when they take
+    a single tensor, `_single_input = True` for Keras's input rank check.
+    """
+
+    _rank = 0
+    _single_input = False
+
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        index_layout: str = "tensorflow",
+        include_batch_in_index: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.padding = check_window(
+            pool_size, strides, padding, self._rank
+        )
+        self.data_format = check_data_format(data_format)
+        self.index_layout, self.include_batch_in_index = check_index_layout(
+            index_layout, include_batch_in_index
+        )
+        if self._single_input:
+            self.input_spec = keras.layers.InputSpec(ndim=self._rank + 2)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "pool_size": self.pool_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "index_layout": self.index_layout,
+                "include_batch_in_index": self.include_batch_in_index,
+            }
+        )
+        return config

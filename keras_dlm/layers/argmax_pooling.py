@@ -25,14 +25,10 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_dlm._checks import check_bool, invalid_argument
 from keras_dlm.layers._pooling import (
-    INDEX_LAYOUTS,
+    WindowLayer,
     along,
-    check_data_format,
     check_input_rank,
-    check_lowercase_choice,
-    check_window,
     from_channels_last,
     pooled_length,
     same_padding,
@@ -42,22 +38,7 @@ from keras_dlm.layers._pooling import (
 )
 
 
-def check_index_layout(
-    index_layout: Any, include_batch_in_index: Any
-) -> tuple[str, bool]:
-    """Checked `(index_layout, include_batch_in_index)`."""
-    layout = check_lowercase_choice("index_layout", index_layout, INDEX_LAYOUTS)
-    with_batch = check_bool("include_batch_in_index", include_batch_in_index)
-    if with_batch and layout != "tensorflow":
-        raise invalid_argument(
-            "include_batch_in_index",
-            with_batch,
-            "False with index_layout='torch' (PyTorch's indices never count the batch)",
-        )
-    return layout, with_batch
-
-
-class _MaxPoolingWithArgmax(keras.layers.Layer):
+class _MaxPoolingWithArgmax(WindowLayer):
     """Max pooling over `_rank` spatial axes that also returns the argmax.
 
     The pooled values equal Keras's `MaxPooling{1,2,3}D`; the indices follow
@@ -67,27 +48,7 @@ class _MaxPoolingWithArgmax(keras.layers.Layer):
     through Keras's max pooling.
     """
 
-    _rank = 0
-
-    def __init__(
-        self,
-        pool_size: int | Sequence[int] = 2,
-        strides: int | Sequence[int] | None = None,
-        padding: str = "valid",
-        data_format: str | None = None,
-        index_layout: str = "tensorflow",
-        include_batch_in_index: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.pool_size, self.strides, self.padding = check_window(
-            pool_size, strides, padding, self._rank
-        )
-        self.data_format = check_data_format(data_format)
-        self.index_layout, self.include_batch_in_index = check_index_layout(
-            index_layout, include_batch_in_index
-        )
-        self.input_spec = keras.layers.InputSpec(ndim=self._rank + 2)
+    _single_input = True
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         check_input_rank(type(self).__name__, input_shape, self._rank, "inputs")
@@ -210,20 +171,6 @@ class _MaxPoolingWithArgmax(keras.layers.Layer):
             keras.KerasTensor(argmax_shape, dtype="int32"),
         )
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "pool_size": self.pool_size,
-                "strides": self.strides,
-                "padding": self.padding,
-                "data_format": self.data_format,
-                "index_layout": self.index_layout,
-                "include_batch_in_index": self.include_batch_in_index,
-            }
-        )
-        return config
-
 
 def _unravel(step: int, window: Sequence[int]) -> list[int]:
     """Row-major position of `step` inside a window, as plain ints."""
@@ -242,10 +189,9 @@ class MaxPoolingWithArgmax1D(_MaxPoolingWithArgmax):
     `keras.layers.MaxPooling1D`'s; the default indices are `x * C + c`,
     PyTorch's (`index_layout="torch"`) `x`.
 
-    Args:
-        The arguments of `MaxPoolingWithArgmax2D`, with `pool_size` and
-        `strides` an int or a 1-tuple, and 3D inputs `(batch, length,
-        channels)` (channels last) or `(batch, channels, length)` (first).
+    It takes the arguments of `MaxPoolingWithArgmax2D`, with `pool_size` and
+    `strides` an int or a 1-tuple, and 3D inputs `(batch, length,
+    channels)` (channels last) or `(batch, channels, length)` (first).
 
     Example:
 
@@ -323,10 +269,9 @@ class MaxPoolingWithArgmax3D(_MaxPoolingWithArgmax):
     `((z * H + y) * W + x) * C + c`, PyTorch's (`index_layout="torch"`)
     `(z * H + y) * W + x`.
 
-    Args:
-        The arguments of `MaxPoolingWithArgmax2D`, with `pool_size` and
-        `strides` an int or a triple, and 5D inputs `(batch, depth, height,
-        width, channels)` or `(batch, channels, depth, height, width)`.
+    It takes the arguments of `MaxPoolingWithArgmax2D`, with `pool_size` and
+    `strides` an int or a triple, and 5D inputs `(batch, depth, height,
+    width, channels)` or `(batch, channels, depth, height, width)`.
 
     Example:
 

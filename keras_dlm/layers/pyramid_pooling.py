@@ -113,10 +113,9 @@ class SpatialPyramidPooling1D(_SpatialPyramidPooling):
     a vector of fixed length. For each entry `b` of `bins` the sequence is cut
     into `b` segments by the rule of `keras.layers.AdaptiveMaxPooling1D`.
 
-    Args:
-        The arguments of `SpatialPyramidPooling2D`, with 3D inputs
-        `(batch, length, channels)` (channels last) or
-        `(batch, channels, length)` (channels first).
+    It takes the arguments of `SpatialPyramidPooling2D`, with 3D inputs
+    `(batch, length, channels)` (channels last) or
+    `(batch, channels, length)` (channels first).
 
     Output:
         A tensor `(batch, channels * sum(bins))`.

@@ -22,12 +22,11 @@ from keras import ops
 
 from keras_dlm._backend.values import concrete_value
 from keras_dlm.layers._pooling import (
+    WindowLayer,
     along,
     channel_axis,
-    check_data_format,
     check_input_rank,
     check_sizes,
-    check_window,
     from_channels_last,
     same_padding,
     spatial_axes,
@@ -35,33 +34,15 @@ from keras_dlm.layers._pooling import (
     unpooled_length,
     with_layout,
 )
-from keras_dlm.layers.argmax_pooling import check_index_layout
 
 
-class _MaxUnpooling(keras.layers.Layer):
+class _MaxUnpooling(WindowLayer):
     """Unpooling over `_rank` spatial axes; see `MaxUnpooling2D`."""
 
-    _rank = 0
-
     def __init__(
-        self,
-        pool_size: int | Sequence[int] = 2,
-        strides: int | Sequence[int] | None = None,
-        padding: str = "valid",
-        data_format: str | None = None,
-        index_layout: str = "tensorflow",
-        include_batch_in_index: bool = False,
-        output_size: int | Sequence[int] | None = None,
-        **kwargs: Any,
+        self, *args: Any, output_size: int | Sequence[int] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
-        self.pool_size, self.strides, self.padding = check_window(
-            pool_size, strides, padding, self._rank
-        )
-        self.data_format = check_data_format(data_format)
-        self.index_layout, self.include_batch_in_index = check_index_layout(
-            index_layout, include_batch_in_index
-        )
+        super().__init__(*args, **kwargs)
         self.output_size = check_sizes(
             "output_size", output_size, self._rank, allow_none=True
         )
@@ -257,17 +238,7 @@ class _MaxUnpooling(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(
-            {
-                "pool_size": self.pool_size,
-                "strides": self.strides,
-                "padding": self.padding,
-                "data_format": self.data_format,
-                "index_layout": self.index_layout,
-                "include_batch_in_index": self.include_batch_in_index,
-                "output_size": self.output_size,
-            }
-        )
+        config.update({"output_size": self.output_size})
         return config
 
 
@@ -278,10 +249,9 @@ class MaxUnpooling1D(_MaxUnpooling):
     PyTorch's `MaxUnpool1d` for Keras, the inverse step of
     `MaxPoolingWithArgmax1D`.
 
-    Args:
-        The arguments of `MaxUnpooling2D`, with `pool_size`, `strides` and
-        `output_size` an int or a 1-tuple, and 3D inputs `(batch, length,
-        channels)` (channels last) or `(batch, channels, length)` (first).
+    It takes the arguments of `MaxUnpooling2D`, with `pool_size`, `strides` and
+    `output_size` an int or a 1-tuple, and 3D inputs `(batch, length,
+    channels)` (channels last) or `(batch, channels, length)` (first).
 
     Example:
 
@@ -373,10 +343,9 @@ class MaxUnpooling3D(_MaxUnpooling):
     PyTorch's `MaxUnpool3d` for Keras, the inverse step of
     `MaxPoolingWithArgmax3D`.
 
-    Args:
-        The arguments of `MaxUnpooling2D`, with `pool_size`, `strides` and
-        `output_size` an int or a triple, and 5D inputs `(batch, depth,
-        height, width, channels)` or `(batch, channels, depth, height, width)`.
+    It takes the arguments of `MaxUnpooling2D`, with `pool_size`, `strides` and
+    `output_size` an int or a triple, and 5D inputs `(batch, depth,
+    height, width, channels)` or `(batch, channels, depth, height, width)`.
 
     Example:
 
