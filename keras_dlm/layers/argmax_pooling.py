@@ -28,6 +28,7 @@ from keras import ops
 from keras_dlm.layers._pooling import (
     WindowLayer,
     along,
+    channel_axis,
     check_input_rank,
     from_channels_last,
     pooled_length,
@@ -156,7 +157,7 @@ class _MaxPoolingWithArgmax(WindowLayer):
     ) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
         check_input_rank(type(self).__name__, input_shape, self._rank, "inputs")
         axes = spatial_axes(self.data_format, self._rank)
-        channels = input_shape[1 if self.data_format == "channels_first" else -1]
+        channels = input_shape[channel_axis(self.data_format)]
         spatial = [
             pooled_length(input_shape[a], p, s, self.padding)
             for a, p, s in zip(axes, self.pool_size, self.strides, strict=True)

@@ -10,6 +10,7 @@ from keras import ops
 
 from keras_dlm._checks import check_integer, invalid_argument
 from keras_dlm.layers._pooling import (
+    channel_axis,
     check_data_format,
     check_input_rank,
     spatial_axes,
@@ -95,7 +96,7 @@ class _SpatialPyramidPooling(keras.layers.Layer):
         self, input_shape: tuple[int | None, ...]
     ) -> tuple[int | None, int | None]:
         check_input_rank(type(self).__name__, input_shape, self._rank, "inputs")
-        channels = input_shape[1 if self.data_format == "channels_first" else -1]
+        channels = input_shape[channel_axis(self.data_format)]
         cells = sum(size**self._rank for size in self.bins)
         return (input_shape[0], None if channels is None else channels * cells)
 
