@@ -73,8 +73,16 @@ def _layers_model():
     h = layers.LSTM(4, peephole=True, layer_norm=True, return_sequences=True)(sequences)
     h = keras.layers.RNN(layers.PeepholeLSTMCell(4), return_sequences=True)(h)
     h = keras.layers.RNN(layers.LayerNormLSTMCell(4))(h)
-    outputs = keras.layers.Concatenate()([x, h])
-    return keras.Model([images, sequences], outputs)
+    signals = keras.Input((6, 3), name="signals")
+    pooled, argmax = layers.MaxPoolingWithArgmax1D(2)(signals)
+    s = layers.MaxUnpooling1D(2)((pooled, argmax))
+    s = layers.SpatialPyramidPooling1D((1, 2))(s)
+    volumes = keras.Input((4, 4, 4, 1), name="volumes")
+    pooled, argmax = layers.MaxPoolingWithArgmax3D(2)(volumes)
+    v = layers.MaxUnpooling3D(2)((pooled, argmax))
+    v = keras.layers.Flatten()(v)
+    outputs = keras.layers.Concatenate()([x, h, s, v])
+    return keras.Model([images, sequences, signals, volumes], outputs)
 
 
 # The public layers _layers_model uses (a test below keeps this complete).
@@ -84,9 +92,14 @@ _LAYERS_IN_MODEL = {
     "LSTM",
     "LayerNormLSTMCell",
     "MCDropout",
+    "MaxPoolingWithArgmax1D",
     "MaxPoolingWithArgmax2D",
+    "MaxPoolingWithArgmax3D",
+    "MaxUnpooling1D",
     "MaxUnpooling2D",
+    "MaxUnpooling3D",
     "PeepholeLSTMCell",
+    "SpatialPyramidPooling1D",
     "SpatialPyramidPooling2D",
 }
 
