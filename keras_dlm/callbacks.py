@@ -32,7 +32,7 @@ from keras_dlm._checks import (
     invalid_argument,
 )
 from keras_dlm.gradcheck import GradientCheck
-from keras_dlm.lr_finder import LRFinder
+from keras_dlm.lr_finder import LRFinder, _is_array_data
 from keras_dlm.optimizers import (
     _current_learning_rate,
     _require_float_learning_rate,
@@ -325,7 +325,9 @@ class OneCycle(_StepScheduleCallback):
 
     Args:
         max_learning_rate: the peak rate, > 0.
-        total_steps: steps in the cycle; by default all of ``fit()``'s steps.
+        total_steps: steps in the cycle; by default all of ``fit()``'s steps
+            (``epochs · steps_per_epoch``). Give it when one run is split over
+            several ``fit()`` calls, so that every call sees the same cycle.
         warmup_fraction: fraction of the steps spent rising, in [0, 1].
         anneal: ``"cos"`` or ``"linear"``.
         initial_div: the rate starts at ``max_learning_rate / initial_div``.
@@ -451,11 +453,8 @@ def _input_batches(data: Any, batch_size: int) -> Iterable[Any]:
     A batch that is a tuple or list is taken to be ``(x, y, ...)`` and only
     its first element is kept, as PyTorch's ``update_bn`` does.
     """
-    leaves = keras.tree.flatten(data)
-    if leaves and all(
-        hasattr(leaf, "shape") and hasattr(leaf, "__len__") for leaf in leaves
-    ):
-        size = len(leaves[0])
+    if _is_array_data(data):
+        size = len(keras.tree.flatten(data)[0])
         for start in range(0, size, batch_size):
             yield keras.tree.map_structure(
                 lambda array, start=start: np.asarray(array)[
