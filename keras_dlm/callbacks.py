@@ -35,6 +35,7 @@ from keras_dlm.gradcheck import GradientCheck
 from keras_dlm.lr_finder import LRFinder, _is_array_data
 from keras_dlm.optimizers import (
     _current_learning_rate,
+    _rate_owner,
     _require_float_learning_rate,
     _set_learning_rate,
 )
@@ -265,6 +266,73 @@ def _fit_steps_per_epoch(callback: keras.callbacks.Callback, given: int | None) 
     return int(steps)
 
 
+def _momentum_attribute(optimizer: Any) -> str | None:
+    """``"momentum"`` for SGD with momentum, ``"beta_1"`` for the Adam family,
+    None for optimizers without a momentum to cycle."""
+    momentum = getattr(optimizer, "momentum", None)
+    if isinstance(optimizer, keras.optimizers.SGD) and momentum:
+        return "momentum"
+    if isinstance(getattr(optimizer, "beta_1", None), float | int):
+        return "beta_1"
+    return None
+
+
+class _CycledMomentum:
+    """The momentum (SGD) or ``beta_1`` (Adam family) held in a variable for
+    the length of one ``fit()``, so that a compiled train step reads the value
+    set before each batch.
+
+    Keras optimizers read these hyperparameters as Python floats, which a
+    compiled step freezes. The variable is added to the optimizer's own
+    variables (so JAX's stateless step carries it), the attribute points to it,
+    and the train function is retraced; at the end all of it is undone.
+    """
+
+    def __init__(self, optimizer: Any, attribute: str, value: float) -> None:
+        self.optimizer = optimizer
+        self.attribute = attribute
+        self.original = getattr(optimizer, attribute)
+        variable = optimizer.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name=f"cycled_{attribute}"
+        )
+        if attribute == "momentum":
+            # SGD asks `if self.momentum != 0` while tracing: answer in Python.
+            variable.__class__ = _nonzero_variable_class(type(variable))
+        variable.assign(value)
+        self.variable = variable
+        setattr(optimizer, attribute, variable)
+
+    def set(self, value: float) -> None:
+        self.variable.assign(value)
+
+    def remove(self) -> None:
+        setattr(self.optimizer, self.attribute, self.original)
+        tracked = self.optimizer._variables
+        for index, variable in enumerate(tracked):
+            if variable is self.variable:
+                del tracked[index]
+                break
+
+
+_NONZERO_CLASSES: dict[type, type] = {}
+
+
+def _nonzero_variable_class(base: type) -> type:
+    if base not in _NONZERO_CLASSES:
+
+        def __ne__(self: Any, other: Any) -> Any:  # noqa: N807
+            if isinstance(other, int | float) and other == 0:
+                return True
+            return base.__ne__(self, other)
+
+        _NONZERO_CLASSES[base] = type(
+            f"_Cycled{base.__name__}",
+            (base,),
+            {"__ne__": __ne__, "__hash__": base.__hash__},
+        )
+    return _NONZERO_CLASSES[base]
+
+
 class _StepScheduleCallback(keras.callbacks.Callback):
     """Sets the rate of a step-indexed schedule before every batch.
 
@@ -273,14 +341,36 @@ class _StepScheduleCallback(keras.callbacks.Callback):
     the same sequence.
     """
 
-    def __init__(self, steps_per_epoch: int | None) -> None:
+    def __init__(
+        self,
+        steps_per_epoch: int | None,
+        cycle_momentum: bool,
+        momentum_range: tuple[float, float],
+    ) -> None:
         super().__init__()
         self.steps_per_epoch = check_integer(
             "steps_per_epoch", steps_per_epoch, allow_none=True
         )
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        base = check_number(
+            "base_momentum", momentum_range[0], low=0.0, high=1.0, high_inclusive=False
+        )
+        peak = check_number(
+            "max_momentum", momentum_range[1], low=0.0, high=1.0, high_inclusive=False
+        )
+        if peak < base:
+            raise invalid_argument(
+                "max_momentum", peak, f"at least base_momentum={base:g}"
+            )
+        self.base_momentum, self.max_momentum = base, peak
         self._epoch = 0
         self._steps = 0
+        self._momentum: _CycledMomentum | None = None
         self.schedule: Any = None
+
+    def momentum_at(self, step: float) -> float:
+        """The momentum (or ``beta_1``) set before global step ``step``."""
+        raise NotImplementedError
 
     def _schedule_for(self, epochs: int, steps_per_epoch: int) -> Any:
         """The schedule a fit() of ``epochs`` × ``steps_per_epoch`` would use."""
@@ -296,6 +386,19 @@ class _StepScheduleCallback(keras.callbacks.Callback):
         )
         self._steps = _fit_steps_per_epoch(self, self.steps_per_epoch)
         self.schedule = self._schedule_for(self.params["epochs"], self._steps)
+        if self.cycle_momentum:
+            owner = _rate_owner(self.model.optimizer)
+            attribute = _momentum_attribute(owner)
+            if attribute is not None:
+                self._momentum = _CycledMomentum(owner, attribute, self.momentum_at(0))
+                # The step traced so far read the float: trace it again.
+                self.model.make_train_function(force=True)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._momentum is not None:
+            self._momentum.remove()
+            self._momentum = None
+            self.model.make_train_function(force=True)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = int(epoch)
@@ -307,10 +410,14 @@ class _StepScheduleCallback(keras.callbacks.Callback):
             rate,
             owner=f"keras_dlm.callbacks.{type(self).__name__}",
         )
+        if self._momentum is not None:
+            self._momentum.set(self.momentum_at(self._epoch * self._steps + batch))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = _current_learning_rate(self.model.optimizer)
+            if self._momentum is not None:
+                logs["momentum"] = float(ops.convert_to_numpy(self._momentum.variable))
 
 
 class OneCycle(_StepScheduleCallback):
@@ -359,9 +466,12 @@ class OneCycle(_StepScheduleCallback):
         initial_div: float = 25.0,
         final_div: float = 1e4,
         three_phase: bool = False,
+        cycle_momentum: bool = False,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
         steps_per_epoch: int | None = None,
     ) -> None:
-        super().__init__(steps_per_epoch)
+        super().__init__(steps_per_epoch, cycle_momentum, (base_momentum, max_momentum))
         self._arguments = {
             "max_learning_rate": max_learning_rate,
             "warmup_fraction": warmup_fraction,
@@ -379,6 +489,13 @@ class OneCycle(_StepScheduleCallback):
     def _schedule_for(self, epochs: int, steps_per_epoch: int) -> _schedules.OneCycle:
         total = self.total_steps or max(2, epochs * steps_per_epoch)
         return _schedules.OneCycle(total_steps=total, **self._arguments)
+
+    def momentum_at(self, step: float) -> float:
+        """PyTorch's cycled momentum: ``max → base`` while the rate rises,
+        ``base → max`` while it falls (and ``max`` in a third phase)."""
+        peak, base = self.max_momentum, self.base_momentum
+        value = self.schedule.value_at(float(step), peak, base, peak)
+        return float(ops.convert_to_numpy(value))
 
 
 class Cyclical(_StepScheduleCallback):
@@ -419,15 +536,23 @@ class Cyclical(_StepScheduleCallback):
         *,
         mode: str = "triangular",
         gamma: float = 1.0,
+        cycle_momentum: bool = False,
+        base_momentum: float = 0.8,
+        max_momentum: float = 0.9,
         steps_per_epoch: int | None = None,
     ) -> None:
-        super().__init__(steps_per_epoch)
+        super().__init__(steps_per_epoch, cycle_momentum, (base_momentum, max_momentum))
         self.schedule = _schedules.Cyclical(
             base_learning_rate, max_learning_rate, step_size, mode=mode, gamma=gamma
         )
 
     def _schedule_for(self, epochs: int, steps_per_epoch: int) -> _schedules.Cyclical:
         return self.schedule
+
+    def momentum_at(self, step: float) -> float:
+        """PyTorch's ``CyclicLR`` momentum: ``max − (max − base) · height``."""
+        height = float(ops.convert_to_numpy(self.schedule.height_at(float(step))))
+        return self.max_momentum - (self.max_momentum - self.base_momentum) * height
 
 
 _SWA_ANNEALS = ("cos", "linear")

@@ -682,6 +682,9 @@ BAD_CALLBACK_ARGUMENTS = {
             "final_div": [NAN, INF, -1.0],
             "three_phase": ["True", 1],
             "steps_per_epoch": [0, -1, 2.0, "10"],
+            "cycle_momentum": ["True", 1, None],
+            "base_momentum": [NAN, INF, -0.1, 1.0, "0.85", 0.99],
+            "max_momentum": [NAN, INF, 1.0, 0.5, "0.95"],
         },
     ),
     callbacks.Cyclical: (
@@ -734,3 +737,132 @@ def test_every_bad_callback_argument_is_refused_naming_it(cls, name, bad):
     assert f"`{name}`" in str(caught.value)
     if isinstance(bad, str) and name not in ("anneal", "mode", "decay"):
         assert caught.type is TypeError
+
+
+def reference_one_cycle_momentum(t, total, pct=0.3, base=0.85, peak=0.95, three=False):
+    """PyTorch's OneCycleLR momentum: max -> base -> max (cosine)."""
+    rise = pct * total - 1
+    phases = [(rise, peak, base)]
+    if three:
+        phases += [(2 * pct * total - 2, base, peak), (total - 1, peak, peak)]
+    else:
+        phases += [(total - 1, base, peak)]
+    begin = 0.0
+    for index, (end_step, start, end) in enumerate(phases):
+        if t <= end_step or index == len(phases) - 1:
+            fraction = (t - begin) / (end_step - begin)
+            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+        begin = end_step
+    raise AssertionError("unreachable")
+
+
+def _momentum_model(optimizer):
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(
+        optimizer=optimizer, loss=lambda y_true, y_pred: keras.ops.mean(y_pred)
+    )
+    return model
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_momentum_cycling_drives_sgd_updates(three_phase):
+    model = _momentum_model(keras.optimizers.SGD(0.1, momentum=0.9))
+    # A first fit traces the step with the float momentum: the callback must
+    # make the next one read its variable.
+    model.fit(*_data(), batch_size=BATCH, epochs=1, verbose=0)
+    start = _kernel(model)
+    callback = callbacks.OneCycle(0.1, cycle_momentum=True, three_phase=three_phase)
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=5,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback],
+    )
+    total = 5 * STEPS
+    rates = [
+        reference_one_cycle(t, 0.1, total, three=three_phase) for t in range(total)
+    ]
+    momenta = [
+        reference_one_cycle_momentum(t, total, three=three_phase) for t in range(total)
+    ]
+    # SGD: v = mu v - lr g (g = 1 here, v carried over from the first fit).
+    velocity, weight = 0.0, 0.0
+    for _ in range(STEPS):
+        velocity = 0.9 * velocity - 0.1
+        weight += velocity
+    assert start == pytest.approx(weight, rel=1e-5)
+    for rate, momentum in zip(rates, momenta, strict=True):
+        velocity = momentum * velocity - rate
+        weight += velocity
+    assert _kernel(model) == pytest.approx(weight, rel=1e-5)
+    np.testing.assert_allclose(
+        history.history["momentum"], momenta[STEPS - 1 :: STEPS], rtol=1e-6
+    )
+    # Afterwards the optimizer is as it was: float momentum, same variables.
+    assert model.optimizer.momentum == 0.9
+    assert len(model.optimizer.variables) == 3
+
+
+def test_cyclical_momentum_cycling_drives_adam_beta_1():
+    model = _momentum_model(keras.optimizers.Adam(0.01))
+    callback = callbacks.Cyclical(0.001, 0.01, 3, cycle_momentum=True)
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=3,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback],
+    )
+    total = 3 * STEPS
+    rates = [reference_cyclic_torch(t, 0.001, 0.01, 3) for t in range(total)]
+    heights = [(r - 0.001) / (0.01 - 0.001) for r in rates]
+    betas = [0.9 - 0.1 * h for h in heights]
+    # Keras Adam with a per-step beta_1 (epsilon 1e-7, beta_2 0.999), g = 1.
+    m = v = weight = 0.0
+    for step, (rate, beta) in enumerate(zip(rates, betas, strict=True), start=1):
+        m += (1 - beta) * (1 - m)
+        v += (1 - 0.999) * (1 - v)
+        alpha = rate * math.sqrt(1 - 0.999**step) / (1 - beta**step)
+        weight -= alpha * m / (math.sqrt(v) + 1e-7)
+    assert _kernel(model) == pytest.approx(weight, rel=1e-5)
+    np.testing.assert_allclose(
+        history.history["momentum"], betas[STEPS - 1 :: STEPS], rtol=1e-6
+    )
+    assert model.optimizer.beta_1 == 0.9
+
+
+def test_one_cycle_momentum_matches_torch():
+    torch = pytest.importorskip("torch")
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=30)
+    expected = []
+    for _ in range(30):
+        expected.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    callback = callbacks.OneCycle(0.1, 30, cycle_momentum=True)
+    callback.schedule = callback._schedule_for(1, 30)
+    got = [callback.momentum_at(t) for t in range(30)]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_momentum_cycling_is_off_for_optimizers_without_momentum():
+    model = _momentum_model(keras.optimizers.SGD(0.1))
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=2,
+        verbose=0,
+        callbacks=[callbacks.OneCycle(0.1, cycle_momentum=True)],
+    )
+    assert "momentum" not in history.history
+    assert model.optimizer.momentum == 0.0
