@@ -683,7 +683,7 @@ BAD_CALLBACK_ARGUMENTS = {
             "three_phase": ["True", 1],
             "steps_per_epoch": [0, -1, 2.0, "10"],
             "cycle_momentum": ["True", 1, None],
-            "base_momentum": [NAN, INF, -0.1, 1.0, "0.85", 0.99],
+            "base_momentum": [NAN, INF, -0.1, 1.0, "0.85"],
             "max_momentum": [NAN, INF, 1.0, 0.5, "0.95"],
         },
     ),
