@@ -104,7 +104,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
         if args.plot:
             check_path_is_new("--plot", args.plot, overwrite=args.overwrite)
     except (TypeError, ValueError) as error:
-        raise CommandLineError(str(error)) from None
+        # The library's advice names its keyword; the command's is the option.
+        message = str(error).replace("pass overwrite=True", "pass --overwrite")
+        raise CommandLineError(message) from None
 
 
 def build_digits_cnn(optimizer: str = "sgd", momentum: float = 0.9):
