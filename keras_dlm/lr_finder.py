@@ -170,7 +170,7 @@ def _valley(rates: np.ndarray, losses: np.ndarray) -> tuple[float, float]:
                 max_start = max_end - lengths[max_end]
     sections = (max_end - max_start) / 3
     index = max_start + int(sections) + int(sections / 2)
-    return float(rates[index]), float(losses[index])
+    return float(rates[index]), (float(rates[index]), float(losses[index]))
 
 
 def _slide(
@@ -192,24 +192,25 @@ def _slide(
         left -= 1
     suggestion = float(local) * adjust_value
     loss = float(np.interp(np.log10(suggestion), np.log10(rates), losses))
-    return suggestion, loss
+    return suggestion, (suggestion, loss)
 
 
 def _minimum(rates: np.ndarray, losses: np.ndarray) -> tuple[float, float]:
     """fastai's ``minimum``: a tenth of the rate at the lowest loss (marked at
     the minimum itself)."""
     index = int(np.argmin(losses))
-    return float(rates[index]) / 10.0, float(losses[index])
+    return float(rates[index]) / 10.0, (float(rates[index]), float(losses[index]))
 
 
 def _steep(rates: np.ndarray, losses: np.ndarray) -> tuple[float, float]:
     """fastai's ``steep``: the rate where the loss falls fastest per log(lr)."""
     slopes = (losses[1:] - losses[:-1]) / (np.log(rates[1:]) - np.log(rates[:-1]))
     index = int(np.argmin(slopes))
-    return float(rates[index]), float(losses[index])
+    return float(rates[index]), (float(rates[index]), float(losses[index]))
 
 
-_SUGGESTERS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, float]]] = {
+# Each returns (suggestion, (rate, loss) of the point fastai marks).
+_SUGGESTERS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, tuple]]] = {
     "valley": _valley,
     "slide": _slide,
     "minimum": _minimum,
@@ -233,8 +234,8 @@ def _suggestion_window(
 
 def _suggest_all(
     rates: np.ndarray, smoothed: np.ndarray, num_steps: int
-) -> dict[str, tuple[float, float]]:
-    """Every fastai suggestion as ``{method: (rate, loss to mark it at)}``;
+) -> dict[str, tuple[float, tuple[float, float]]]:
+    """Every fastai suggestion as ``{method: (suggestion, (rate, loss) to mark)}``;
     empty when fewer than 3 usable points remain."""
     rates, smoothed = _suggestion_window(rates, smoothed, num_steps)
     if len(rates) < 3:
@@ -324,6 +325,7 @@ class LRFinderResult:
         ax.plot(rates, self.losses[:keep], color="0.75", lw=1, label="batch loss")
         ax.plot(rates, self.smoothed_losses[:keep], color="C0", label="smoothed")
         for color, (name, (rate, loss)) in enumerate(self._marks.items(), start=1):
+            # fastai marks `minimum` at the minimum, a tenth above its value.
             chosen = " (suggestion)" if name == self.method else ""
             ax.plot(
                 rate,
@@ -334,7 +336,9 @@ class LRFinderResult:
             )
         finite = self.smoothed_losses[:keep][np.isfinite(self.smoothed_losses[:keep])]
         if finite.size:
-            low, high = float(finite.min()), float(finite.max())
+            # Up to the lowest point: what comes after is the blow-up.
+            low = float(finite.min())
+            high = float(finite[: int(np.argmin(finite)) + 1].max())
             margin = high - low + 1e-12
             ax.set_ylim(low - 0.05 * margin, high + 0.1 * margin)
         return _finish_axes(
@@ -543,10 +547,10 @@ def lr_find(
         learning_rates=learning_rates,
         losses=np.asarray(finder.losses, dtype=np.float64),
         smoothed_losses=smoothed,
-        suggestions={name: rate for name, (rate, _) in marks.items()},
+        suggestions={name: value for name, (value, _) in marks.items()},
         method=method,
         stopped_early=finder.stopped_early,
         completed=len(learning_rates) == num_steps and not finder.stopped_early,
         num_steps=num_steps,
-        _marks=marks,
+        _marks={name: point for name, (_, point) in marks.items()},
     )

@@ -188,7 +188,7 @@ def test_suggestions_stop_at_the_first_non_finite_loss():
     smoothed = np.linspace(3.0, 1.0, 60)
     smoothed[40] = np.nan
     got = lr_finder._suggest_all(rates, smoothed, 60)
-    assert max(rate for rate, _ in got.values()) < rates[40]
+    assert max(value for value, _ in got.values()) < rates[40]
     assert lr_finder._suggest_all(rates[:9], smoothed[:9], 60) == {}
 
 
@@ -274,19 +274,17 @@ def test_plot_leaves_out_the_blow_up_and_marks_every_suggestion(tmp_path):
     pytest.importorskip("matplotlib")
     rates = np.geomspace(1e-5, 1.0, 50)
     smoothed = np.concatenate([np.linspace(2.0, 1.0, 45), [5, 20, 80, 300, 1000.0]])
+    marks = lr_finder._suggest_all(rates, smoothed, 50)
     result = LRFinderResult(
         learning_rates=rates,
         losses=smoothed,
         smoothed_losses=smoothed,
-        suggestions={
-            name: rate
-            for name, (rate, _) in lr_finder._suggest_all(rates, smoothed, 50).items()
-        },
+        suggestions={name: value for name, (value, _) in marks.items()},
         method="valley",
         stopped_early=False,
         completed=True,
         num_steps=50,
-        _marks=lr_finder._suggest_all(rates, smoothed, 50),
+        _marks={name: point for name, (_, point) in marks.items()},
     )
     axes = result.plot().axes[0]
     assert axes.get_ylim()[1] < 5.0  # the last five points are not drawn
