@@ -76,10 +76,6 @@ _DECAY_SHAPES = ("exponential", "linear", "cosine")
 _DTYPE = "float32"
 
 
-def _check_steps_per_epoch(value: Any) -> int | None:
-    return check_integer("steps_per_epoch", value, allow_none=True)
-
-
 def _as_time(t: Any) -> Any:
     return ops.cast(ops.convert_to_tensor(t), _DTYPE)
 
@@ -174,7 +170,9 @@ class _EpochDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.initial_learning_rate = check_number(
             "initial_learning_rate", initial_learning_rate, low=0.0, low_inclusive=False
         )
-        self.steps_per_epoch = _check_steps_per_epoch(steps_per_epoch)
+        self.steps_per_epoch = check_integer(
+            "steps_per_epoch", steps_per_epoch, allow_none=True
+        )
         self.warmup = check_number("warmup", warmup, low=0.0)
         self.min_learning_rate = check_number(
             "min_learning_rate",
