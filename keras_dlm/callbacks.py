@@ -606,8 +606,9 @@ def _recompute_batch_norm(
     """
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
-        layer.moving_mean.assign(ops.zeros_like(layer.moving_mean))
-        layer.moving_variance.assign(ops.ones_like(layer.moving_variance))
+        mean, variance = layer.moving_mean, layer.moving_variance
+        mean.assign(np.zeros(mean.shape, mean.dtype))
+        variance.assign(np.ones(variance.shape, variance.dtype))
     count = 0
     try:
         for batch in _input_batches(data, batch_size):
