@@ -12,6 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_dlm._checks import check_bool, check_integer, invalid_argument
+
 __all__ = ["plot_schedule"]
 
 
@@ -28,6 +30,42 @@ def _new_axes(ax: Any, *, feature: str, figsize: tuple[float, float] = (6, 4)) -
     return figure, figure.subplots()
 
 
+def _finish_axes(
+    figure: Any,
+    ax: Any,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    xscale: str | None = None,
+    yscale: str | None = None,
+    grid: bool = True,
+    legend: bool = True,
+    path: Any = None,
+) -> Any:
+    """Labels, scales, grid, legend and optional saving, the same for every plot
+    keras_dlm draws (schedules, the learning-rate finder, tuning's trials).
+
+    Returns:
+        ``figure``, after saving it to ``path`` when one is given.
+    """
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xscale:
+        ax.set_xscale(xscale)
+    if yscale:
+        ax.set_yscale(yscale)
+    if title:
+        ax.set_title(title)
+    if grid:
+        ax.grid(True, alpha=0.3)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    if path is not None:
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+    return figure
+
+
 def _schedule_curve(
     schedule_or_callback: Any, epochs: int, steps_per_epoch: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,30 +77,22 @@ def _schedule_curve(
     """
     from keras_dlm import callbacks as callbacks_module
 
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(
-            f"`epochs` must be a positive integer, but received {epochs!r}."
-        )
+    epochs = check_integer("epochs", epochs)
     own_steps = getattr(schedule_or_callback, "steps_per_epoch", None)
     if steps_per_epoch == 1 and own_steps:
         steps_per_epoch = own_steps
-    if (
-        isinstance(steps_per_epoch, bool)
-        or not isinstance(steps_per_epoch, int)
-        or steps_per_epoch < 1
-    ):
-        raise ValueError(
-            "`steps_per_epoch` must be a positive integer, but received "
-            f"{steps_per_epoch!r}."
-        )
+    steps_per_epoch = check_integer("steps_per_epoch", steps_per_epoch)
     steps = np.arange(epochs * steps_per_epoch)
     epoch = steps / steps_per_epoch
     target = schedule_or_callback
     if isinstance(target, callbacks_module._DecayCallback):
         times = epoch if target.per_batch else np.floor(epoch)
-        rates = keras.ops.convert_to_numpy(target._schedule._rate_at(times))
+        rates = keras.ops.convert_to_numpy(target._schedule.rate_at(times))
+    elif isinstance(target, callbacks_module._StepScheduleCallback):
+        schedule = target._schedule_for(epochs, steps_per_epoch)
+        rates = keras.ops.convert_to_numpy(schedule.rate_at(steps))
     elif isinstance(target, keras.optimizers.schedules.LearningRateSchedule):
-        if hasattr(target, "_rate_at"):
+        if hasattr(target, "rate_at"):
             # keras_dlm schedules are element-wise: one vectorised call.
             rates = keras.ops.convert_to_numpy(target(steps))
         else:
@@ -70,10 +100,12 @@ def _schedule_curve(
                 [float(keras.ops.convert_to_numpy(target(int(s)))) for s in steps]
             )
     else:
-        raise TypeError(
-            "`schedule_or_callback` must be a keras.optimizers.schedules."
-            "LearningRateSchedule or a keras_dlm.callbacks.StepDecay / CliffDecay, "
-            f"but received {type(target).__name__}."
+        raise invalid_argument(
+            "schedule_or_callback",
+            target,
+            "a keras.optimizers.schedules.LearningRateSchedule or a keras_dlm "
+            "rate callback (StepDecay, CliffDecay, OneCycle, Cyclical)",
+            error=TypeError,
         )
     return epoch, np.asarray(rates, dtype=np.float64).reshape(-1)
 
@@ -94,8 +126,9 @@ def plot_schedule(
 
     Args:
         schedule_or_callback: any ``keras.optimizers.schedules.LearningRateSchedule``
-            (e.g. :class:`keras_dlm.schedules.CliffDecay`) or a
-            :class:`keras_dlm.callbacks.StepDecay` / ``CliffDecay`` callback.
+            (e.g. :class:`keras_dlm.schedules.CliffDecay` or ``OneCycle``)
+            or a :mod:`keras_dlm.callbacks` rate callback (``StepDecay``,
+            ``CliffDecay``, ``OneCycle``, ``Cyclical``).
         epochs: number of epochs to draw.
         steps_per_epoch: optimizer steps per epoch. Left at 1, a keras_dlm
             schedule or callback that has its own ``steps_per_epoch`` uses it.
@@ -123,13 +156,12 @@ def plot_schedule(
         drawstyle="steps-post",
         label=type(schedule_or_callback).__name__,
     )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
-    if log_scale:
-        ax.set_yscale("log")
     ax.set_xlim(0, epochs)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    if path is not None:
-        figure.savefig(path, dpi=100, bbox_inches="tight")
-    return figure
+    return _finish_axes(
+        figure,
+        ax,
+        xlabel="epoch",
+        ylabel="learning rate",
+        yscale="log" if check_bool("log_scale", log_scale) else None,
+        path=path,
+    )

@@ -371,3 +371,498 @@ def test_lr_finder_rejects_bad_arguments():
         callbacks.LRFinder(num_steps=1)
     with pytest.raises(ValueError, match="smoothing"):
         callbacks.LRFinder(smoothing=1.0)
+
+
+# ---------------------------------------------------------------------------
+# One-cycle and cyclical callbacks.
+
+reference_one_cycle = _refs.reference_one_cycle
+reference_cyclic_torch = _refs.reference_cyclic_torch
+
+
+@pytest.mark.parametrize(
+    ("make", "reference"),
+    [
+        (
+            lambda: callbacks.OneCycle(0.2, warmup_fraction=0.25, three_phase=True),
+            lambda t, total: reference_one_cycle(t, 0.2, total, 0.25, three=True),
+        ),
+        (
+            lambda: callbacks.OneCycle(0.1, 30, anneal="linear"),
+            lambda t, total: reference_one_cycle(min(t, 29), 0.1, 30, anneal="linear"),
+        ),
+        (
+            lambda: callbacks.Cyclical(0.01, 0.1, 3, mode="triangular2"),
+            lambda t, total: reference_cyclic_torch(t, 0.01, 0.1, 3, "triangular2"),
+        ),
+    ],
+)
+def test_step_callbacks_set_the_schedule_rate_before_every_batch(make, reference):
+    epochs = 6
+    model = _model()
+    recorder = _BatchRates()
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[make(), recorder],
+    )
+    total = epochs * STEPS
+    expected = [reference(t, total) for t in range(total)]
+    np.testing.assert_allclose(recorder.rates, expected, rtol=2e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        history.history["learning_rate"], expected[STEPS - 1 :: STEPS], rtol=2e-5
+    )
+    assert _kernel(model) == pytest.approx(-sum(expected), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: callbacks.OneCycle(0.1, total_steps=6 * STEPS),
+        lambda: callbacks.Cyclical(0.001, 0.05, 5, mode="exp_range", gamma=0.9),
+    ],
+)
+def test_step_callbacks_resume_with_initial_epoch(make):
+    full, full_rates = _model(), _BatchRates()
+    full.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=6,
+        verbose=0,
+        shuffle=False,
+        callbacks=[make(), full_rates],
+    )
+    resumed, rates = _model(), _BatchRates()
+    resumed.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=2,
+        verbose=0,
+        shuffle=False,
+        callbacks=[make(), rates],
+    )
+    # Interrupted after 2 of 6 epochs, then resumed: the same rates.
+    resumed.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=6,
+        initial_epoch=2,
+        verbose=0,
+        shuffle=False,
+        callbacks=[make(), rates],
+    )
+    np.testing.assert_array_equal(rates.rates, full_rates.rates)
+    assert _kernel(resumed) == pytest.approx(_kernel(full), rel=1e-6)
+
+
+def test_step_callbacks_refuse_schedule_valued_optimizers():
+    model = _model(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9))
+    with pytest.raises(TypeError, match="OneCycle"):
+        model.fit(*_data(), epochs=1, verbose=0, callbacks=[callbacks.OneCycle(0.1)])
+
+
+# ---------------------------------------------------------------------------
+# Stochastic weight averaging.
+
+
+class _EpochWeights(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(
+            [
+                np.array(keras.ops.convert_to_numpy(v.value), dtype=np.float64)
+                for v in self.model.trainable_variables
+            ]
+        )
+
+
+def _regression(seed=0, batch_norm=False):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    y = (x @ rng.normal(size=(4, 1)) + 0.1).astype("float32")
+    layers = [keras.Input((4,)), keras.layers.Dense(6, activation="tanh")]
+    if batch_norm:
+        layers.append(keras.layers.BatchNormalization(momentum=0.5))
+    layers.append(keras.layers.Dense(1))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.5), loss="mse")
+    return model, x, y
+
+
+def test_swa_average_is_the_mean_of_the_epoch_end_weights():
+    model, x, y = _regression()
+    recorder = _EpochWeights()
+    swa = callbacks.StochasticWeightAveraging(start_epoch=2)
+    model.fit(x, y, batch_size=8, epochs=6, verbose=0, callbacks=[recorder, swa])
+    assert swa.averaged_count == 4
+    for index, variable in enumerate(model.trainable_variables):
+        mean = np.mean([epoch[index] for epoch in recorder.weights[2:]], axis=0)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(variable.value), mean, rtol=1e-6, atol=1e-7
+        )
+
+
+def test_swa_average_agrees_with_torch_averaged_model():
+    torch = pytest.importorskip("torch")
+    from torch.optim.swa_utils import AveragedModel
+
+    model, x, y = _regression(1)
+    recorder = _EpochWeights()
+    swa = callbacks.StochasticWeightAveraging(start_epoch=1)
+    model.fit(x, y, batch_size=8, epochs=5, verbose=0, callbacks=[recorder, swa])
+    holder = torch.nn.ParameterList(
+        [
+            torch.nn.Parameter(torch.zeros(w.shape, dtype=torch.float64))
+            for w in recorder.weights[0]
+        ]
+    )
+    averaged = AveragedModel(holder)
+    for epoch in recorder.weights[1:]:
+        with torch.no_grad():
+            for parameter, value in zip(holder, epoch, strict=True):
+                parameter.copy_(torch.from_numpy(value))
+        averaged.update_parameters(holder)
+    for variable, parameter in zip(
+        model.trainable_variables, averaged.module, strict=True
+    ):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(variable.value),
+            parameter.detach().numpy(),
+            rtol=1e-6,
+            atol=1e-7,
+        )
+
+
+def _swalr_reference(start_rate, swa_rate, anneal_epochs, anneal, epochs):
+    """PyTorch's SWALR.get_lr, stepped once per epoch, in plain Python."""
+
+    def alpha(t):
+        return (1 - math.cos(math.pi * t)) / 2 if anneal == "cos" else t
+
+    rates, rate = [], start_rate
+    for step in range(epochs):
+        s = max(1, step) if anneal_epochs == 0 else step
+        prev_t = max(0, min(1, (s - 1) / max(1, anneal_epochs)))
+        prev_alpha = alpha(prev_t)
+        initial = (
+            swa_rate
+            if prev_alpha == 1
+            else (rate - prev_alpha * swa_rate) / (1 - prev_alpha)
+        )
+        t = max(0, min(1, s / max(1, anneal_epochs)))
+        rate = swa_rate * alpha(t) + initial * (1 - alpha(t))
+        rates.append(rate)
+    return rates
+
+
+@pytest.mark.parametrize(
+    ("anneal_epochs", "anneal"), [(3, "cos"), (2, "linear"), (0, "cos")]
+)
+def test_swa_learning_rate_follows_swalr(anneal_epochs, anneal):
+    model, x, y = _regression()
+    swa = callbacks.StochasticWeightAveraging(
+        start_epoch=2,
+        swa_learning_rate=0.01,
+        anneal_epochs=anneal_epochs,
+        anneal=anneal,
+    )
+    history = model.fit(x, y, batch_size=8, epochs=7, verbose=0, callbacks=[swa])
+    expected = [0.05, 0.05, *_swalr_reference(0.05, 0.01, anneal_epochs, anneal, 5)]
+    np.testing.assert_allclose(
+        history.history["learning_rate"], expected[2:], rtol=1e-6
+    )
+
+
+def test_swalr_reference_matches_torch():
+    torch = pytest.importorskip("torch")
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=0.05)
+    scheduler = torch.optim.swa_utils.SWALR(optimizer, swa_lr=0.01, anneal_epochs=3)
+    rates = []
+    for _ in range(6):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    np.testing.assert_allclose(
+        rates, _swalr_reference(0.05, 0.01, 3, "cos", 6), rtol=1e-12
+    )
+
+
+def test_swa_recomputes_batch_norm_statistics_with_one_pass():
+    model, x, y = _regression(2, batch_norm=True)
+    swa = callbacks.StochasticWeightAveraging(start_epoch=1, data=x, batch_size=16)
+    model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[swa])
+    dense = model.layers[0]
+    batch_norm = model.layers[1]
+    # Recomputation: the BN input for the averaged weights, batch by batch.
+    hidden = np.tanh(
+        x.astype(np.float64) @ keras.ops.convert_to_numpy(dense.kernel)
+        + keras.ops.convert_to_numpy(dense.bias)
+    )
+    batches = [hidden[i : i + 16] for i in range(0, len(x), 16)]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(batch_norm.moving_mean),
+        np.mean([b.mean(axis=0) for b in batches], axis=0),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(batch_norm.moving_variance),
+        np.mean([b.var(axis=0) for b in batches], axis=0),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    assert batch_norm.momentum == 0.5  # put back
+
+
+def test_swa_needs_data_for_batch_norm():
+    model, x, y = _regression(batch_norm=True)
+    swa = callbacks.StochasticWeightAveraging(start_epoch=0)
+    with pytest.raises(ValueError, match=r"batch normalization.*`data=`"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[swa])
+    kept = callbacks.StochasticWeightAveraging(start_epoch=0, update_batch_norm=False)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[kept])
+    assert kept.averaged_count == 2
+
+
+def test_swa_accepts_a_dataset_of_batches_for_batch_norm():
+    model, x, y = _regression(3, batch_norm=True)
+    batches = [(x[i : i + 12], y[i : i + 12]) for i in range(0, 48, 12)]
+    swa = callbacks.StochasticWeightAveraging(start_epoch=0, data=batches)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[swa])
+    array_model, _, _ = _regression(3, batch_norm=True)
+    array_model.set_weights(model.get_weights())
+    from keras_dlm.callbacks import _batch_norm_layers, _recompute_batch_norm
+
+    _recompute_batch_norm(array_model, _batch_norm_layers(array_model), x, 12)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.layers[1].moving_mean),
+        keras.ops.convert_to_numpy(array_model.layers[1].moving_mean),
+        rtol=1e-6,
+        atol=1e-7,
+    )
+
+
+# Table-driven bad values for every public callback.
+NAN, INF = float("nan"), float("inf")
+BAD_CALLBACK_ARGUMENTS = {
+    callbacks.StepDecay: (
+        {"initial_learning_rate": 0.1, "drop_every": 2},
+        {
+            "initial_learning_rate": [NAN, INF, -1.0, 0.0, "0.1"],
+            "drop_every": [NAN, INF, 0.0, "2"],
+            "warmup": [INF, NAN, -1.0],
+            "steps_per_epoch": [0, 2.5, "4", True],
+            "per_batch": ["True", "false", 1, None],
+            "verbose": [-1, 1.5, "1"],
+        },
+    ),
+    callbacks.CliffDecay: (
+        {"initial_learning_rate": 0.1, "cliffs": [2]},
+        {
+            "cliffs": [[NAN], [INF], [], "2"],
+            "decay_rate": [NAN, INF, 0.0, "0.9"],
+            "per_batch": ["True", 0],
+        },
+    ),
+    callbacks.OneCycle: (
+        {"max_learning_rate": 0.1},
+        {
+            "max_learning_rate": [NAN, INF, -1.0, 0.0, "0.1"],
+            "total_steps": [0, 1, 10.5, "100", True],
+            "warmup_fraction": [NAN, INF, -0.1, 1.1],
+            "anneal": ["cosine", None],
+            "initial_div": [NAN, INF, 0.0],
+            "final_div": [NAN, INF, -1.0],
+            "three_phase": ["True", 1],
+            "steps_per_epoch": [0, -1, 2.0, "10"],
+            "cycle_momentum": ["True", 1, None],
+            "base_momentum": [NAN, INF, -0.1, 1.0, "0.85"],
+            "max_momentum": [NAN, INF, 1.0, 0.5, "0.95"],
+        },
+    ),
+    callbacks.Cyclical: (
+        {"base_learning_rate": 0.001, "max_learning_rate": 0.1, "step_size": 4},
+        {
+            "base_learning_rate": [NAN, INF, -1.0, "0"],
+            "max_learning_rate": [NAN, INF, 0.0, 0.0001],
+            "step_size": [NAN, INF, 0.0, -2.0, "4"],
+            "mode": ["triangle", None],
+            "gamma": [NAN, INF, 0.0, 2.0],
+            "steps_per_epoch": [0, 1.5],
+        },
+    ),
+    callbacks.StochasticWeightAveraging: (
+        {"start_epoch": 3},
+        {
+            "start_epoch": [-1, 2.0, "3", True, NAN],
+            "swa_learning_rate": [NAN, INF, -0.1, 0.0, "0.01"],
+            "anneal_epochs": [-1, 2.5, "10", INF],
+            "anneal": ["cosine", None],
+            "update_batch_norm": ["True", "false", 1],
+            "data": ["x.npy"],
+            "batch_size": [0, -4, 8.0, "32"],
+        },
+    ),
+    callbacks.LRFinder: (
+        {},
+        {
+            "min_lr": [NAN, INF, 0.0, -1.0, "1e-7"],
+            "max_lr": [NAN, INF, 0.0, 1e-9],
+            "num_steps": [1, 0, 10.0, "100", True],
+            "smoothing": [NAN, INF, 1.0, -0.1],
+            "stop_factor": [NAN, INF, 1.0, 0.5],
+        },
+    ),
+}
+BAD_CALLBACK_CASES = [
+    pytest.param(cls, name, bad, id=f"{cls.__name__}-{name}-{bad!r}")
+    for cls, (_, table) in BAD_CALLBACK_ARGUMENTS.items()
+    for name, bads in table.items()
+    for bad in bads
+]
+
+
+@pytest.mark.parametrize(("cls", "name", "bad"), BAD_CALLBACK_CASES)
+def test_every_bad_callback_argument_is_refused_naming_it(cls, name, bad):
+    good, _ = BAD_CALLBACK_ARGUMENTS[cls]
+    with pytest.raises((ValueError, TypeError)) as caught:
+        cls(**{**good, name: bad})
+    assert f"`{name}`" in str(caught.value)
+    if isinstance(bad, str) and name not in ("anneal", "mode", "decay"):
+        assert caught.type is TypeError
+
+
+def reference_one_cycle_momentum(t, total, pct=0.3, base=0.85, peak=0.95, three=False):
+    """PyTorch's OneCycleLR momentum: max -> base -> max (cosine)."""
+    rise = pct * total - 1
+    phases = [(rise, peak, base)]
+    if three:
+        phases += [(2 * pct * total - 2, base, peak), (total - 1, peak, peak)]
+    else:
+        phases += [(total - 1, base, peak)]
+    begin = 0.0
+    for index, (end_step, start, end) in enumerate(phases):
+        if t <= end_step or index == len(phases) - 1:
+            fraction = (t - begin) / (end_step - begin)
+            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+        begin = end_step
+    raise AssertionError("unreachable")
+
+
+def _momentum_model(optimizer):
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(
+        optimizer=optimizer, loss=lambda y_true, y_pred: keras.ops.mean(y_pred)
+    )
+    return model
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_momentum_cycling_drives_sgd_updates(three_phase):
+    model = _momentum_model(keras.optimizers.SGD(0.1, momentum=0.9))
+    # A first fit traces the step with the float momentum: the callback must
+    # make the next one read its variable.
+    model.fit(*_data(), batch_size=BATCH, epochs=1, verbose=0)
+    start = _kernel(model)
+    callback = callbacks.OneCycle(0.1, cycle_momentum=True, three_phase=three_phase)
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=5,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback],
+    )
+    total = 5 * STEPS
+    rates = [
+        reference_one_cycle(t, 0.1, total, three=three_phase) for t in range(total)
+    ]
+    momenta = [
+        reference_one_cycle_momentum(t, total, three=three_phase) for t in range(total)
+    ]
+    # SGD: v = mu v - lr g (g = 1 here, v carried over from the first fit).
+    velocity, weight = 0.0, 0.0
+    for _ in range(STEPS):
+        velocity = 0.9 * velocity - 0.1
+        weight += velocity
+    assert start == pytest.approx(weight, rel=1e-5)
+    for rate, momentum in zip(rates, momenta, strict=True):
+        velocity = momentum * velocity - rate
+        weight += velocity
+    assert _kernel(model) == pytest.approx(weight, rel=1e-5)
+    np.testing.assert_allclose(
+        history.history["momentum"], momenta[STEPS - 1 :: STEPS], rtol=1e-6
+    )
+    # Afterwards the optimizer is as it was: float momentum, same variables.
+    assert model.optimizer.momentum == 0.9
+    assert len(model.optimizer.variables) == 3
+
+
+def test_cyclical_momentum_cycling_drives_adam_beta_1():
+    model = _momentum_model(keras.optimizers.Adam(0.01))
+    callback = callbacks.Cyclical(0.001, 0.01, 3, cycle_momentum=True)
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=3,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback],
+    )
+    total = 3 * STEPS
+    rates = [reference_cyclic_torch(t, 0.001, 0.01, 3) for t in range(total)]
+    heights = [(r - 0.001) / (0.01 - 0.001) for r in rates]
+    betas = [0.9 - 0.1 * h for h in heights]
+    # Keras Adam with a per-step beta_1 (epsilon 1e-7, beta_2 0.999), g = 1.
+    m = v = weight = 0.0
+    for step, (rate, beta) in enumerate(zip(rates, betas, strict=True), start=1):
+        m += (1 - beta) * (1 - m)
+        v += (1 - 0.999) * (1 - v)
+        alpha = rate * math.sqrt(1 - 0.999**step) / (1 - beta**step)
+        weight -= alpha * m / (math.sqrt(v) + 1e-7)
+    assert _kernel(model) == pytest.approx(weight, rel=1e-5)
+    np.testing.assert_allclose(
+        history.history["momentum"], betas[STEPS - 1 :: STEPS], rtol=1e-6
+    )
+    assert model.optimizer.beta_1 == 0.9
+
+
+def test_one_cycle_momentum_matches_torch():
+    torch = pytest.importorskip("torch")
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=30)
+    expected = []
+    for _ in range(30):
+        expected.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    callback = callbacks.OneCycle(0.1, 30, cycle_momentum=True)
+    callback.schedule = callback._schedule_for(1, 30)
+    got = [callback.momentum_at(t) for t in range(30)]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_momentum_cycling_is_off_for_optimizers_without_momentum():
+    model = _momentum_model(keras.optimizers.SGD(0.1))
+    history = model.fit(
+        *_data(),
+        batch_size=BATCH,
+        epochs=2,
+        verbose=0,
+        callbacks=[callbacks.OneCycle(0.1, cycle_momentum=True)],
+    )
+    assert "momentum" not in history.history
+    assert model.optimizer.momentum == 0.0

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import keras_dlm
-from keras_dlm.lr_finder import LRFinderResult, _suggest, lr_find
+from keras_dlm import lr_finder
+from keras_dlm.lr_finder import LRFinderResult, lr_find
 
 
 def _data(n=96):
@@ -94,9 +95,10 @@ def test_sweep_is_exponential_and_suggestion_lies_on_it():
         result.learning_rates, np.geomspace(1e-4, 1.0, 40), rtol=1e-10
     )
     assert result.losses.shape == result.smoothed_losses.shape == (40,)
-    assert not result.stopped_early
+    assert not result.stopped_early and result.completed
     assert result.suggestion in set(result.learning_rates.tolist())
-    assert "suggested learning rate" in str(result)
+    assert set(result.suggestions) == {"valley", "slide", "minimum", "steep"}
+    assert "suggested learning rate" in str(result) and "completed" in str(result)
 
 
 def test_stops_when_loss_diverges():
@@ -112,21 +114,82 @@ def test_stops_when_loss_diverges():
         num_steps=100,
         smoothing=0.5,
     )
-    assert result.stopped_early
+    assert result.stopped_early and not result.completed
     assert len(result.learning_rates) < 100
+    assert "diverged" in str(result)
 
 
-def test_suggestion_is_steepest_descent_of_smoothed_loss():
-    rates = np.geomspace(1e-5, 1.0, 60)
-    # A sigmoid drop in log(lr) centred at 1e-2, then a rise: steepest at 1e-2.
+# fastai's suggestion functions, transcribed independently (fastai 2.7,
+# fastai/callback/schedule.py) on plain lists.
+def fastai_valley(lrs, losses):
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return float(lrs[idx])
+
+
+def fastai_slide(lrs, losses, lr_diff=15, thresh=0.005, adjust_value=1.0):
+    loss_grad = np.gradient(np.asarray(losses))
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local_min_lr = lrs[l_idx]
+    while (l_idx >= -len(losses)) and (
+        abs(loss_grad[r_idx] - loss_grad[l_idx]) > thresh
+    ):
+        local_min_lr = lrs[l_idx]
+        r_idx -= 1
+        l_idx -= 1
+    return float(local_min_lr) * adjust_value
+
+
+def fastai_minimum(lrs, losses):
+    return float(lrs[int(np.argmin(losses))]) / 10
+
+
+def fastai_steep(lrs, losses):
+    lrs, losses = np.asarray(lrs), np.asarray(losses)
+    grads = (losses[1:] - losses[:-1]) / (np.log(lrs[1:]) - np.log(lrs[:-1]))
+    return float(lrs[int(np.argmin(grads))])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_suggestions_match_fastai_on_its_window(seed):
+    rng = np.random.default_rng(seed)
+    num_steps = 100
+    rates = np.geomspace(1e-7, 10, num_steps)
     log_rates = np.log10(rates)
-    smoothed = 2.0 - np.tanh(3 * (log_rates + 2)) + np.maximum(0, log_rates + 0.5) * 4
-    suggestion = _suggest(rates, smoothed, stopped=False)
-    assert suggestion == pytest.approx(rates[np.argmin(np.abs(log_rates + 2))])
-    # The point that triggered the stop is ignored: a final crash is not "descent".
-    crashed = np.append(smoothed, -100.0)
-    assert _suggest(np.append(rates, 2.0), crashed, stopped=True) == suggestion
-    assert _suggest(rates[:3], smoothed[:3], stopped=True) is None
+    centre = rng.uniform(-4, -1)
+    smoothed = (
+        2.0
+        - np.tanh(rng.uniform(1, 3) * (log_rates - centre))
+        + np.maximum(0, log_rates - centre - 1.5) ** 2
+        + rng.normal(0, 0.01, num_steps)
+    )
+    got = lr_finder._suggest_all(rates, smoothed, num_steps)
+    # fastai: lrs[num_it // 10 : -5], losses likewise.
+    window_rates, window = rates[10:-5], smoothed[10:-5]
+    assert got["valley"][0] == fastai_valley(window_rates, window)
+    assert got["slide"][0] == fastai_slide(window_rates, window)
+    assert got["minimum"][0] == fastai_minimum(window_rates, window)
+    assert got["steep"][0] == fastai_steep(window_rates, window)
+
+
+def test_suggestions_stop_at_the_first_non_finite_loss():
+    rates = np.geomspace(1e-5, 1.0, 60)
+    smoothed = np.linspace(3.0, 1.0, 60)
+    smoothed[40] = np.nan
+    got = lr_finder._suggest_all(rates, smoothed, 60)
+    assert max(value for value, _ in got.values()) < rates[40]
+    assert lr_finder._suggest_all(rates[:9], smoothed[:9], 60) == {}
 
 
 def test_rejects_uncompiled_models_and_schedule_learning_rates():
@@ -153,3 +216,78 @@ def test_plot_writes_png(tmp_path):
     figure = result.plot(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert figure.axes[0].get_xscale() == "log"
+
+
+def test_finite_dataset_is_cycled_to_cover_the_whole_range():
+    x, y = _data(64)
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]  # 4
+    result = lr_find(_model(), batches, min_lr=1e-4, max_lr=1e-1, num_steps=10)
+    assert result.completed and len(result.learning_rates) == 10
+    assert result.learning_rates[-1] == pytest.approx(1e-1)
+
+
+def test_exhausted_one_shot_iterator_is_reported_not_completed():
+    x, y = _data(64)
+    stream = ((x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16))
+    result = lr_find(_model(), stream, min_lr=1e-4, max_lr=1e-1, num_steps=10)
+    assert not result.completed and not result.stopped_early
+    assert len(result.learning_rates) == 4
+    assert "data ran out after 4 of 10 steps" in str(result)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"max_lr": float("inf")}, ValueError, "max_lr"),
+        ({"max_lr": float("nan")}, ValueError, "max_lr"),
+        ({"min_lr": 0.0}, ValueError, "min_lr"),
+        ({"min_lr": -1.0}, ValueError, "min_lr"),
+        ({"min_lr": 1.0, "max_lr": 0.5}, ValueError, "max_lr"),
+        ({"min_lr": "1e-5"}, TypeError, "min_lr"),
+        ({"num_steps": 1}, ValueError, "num_steps"),
+        ({"num_steps": 10.0}, TypeError, "num_steps"),
+        ({"num_steps": True}, TypeError, "num_steps"),
+        ({"smoothing": 1.0}, ValueError, "smoothing"),
+        ({"smoothing": float("nan")}, ValueError, "smoothing"),
+        ({"stop_factor": 1.0}, ValueError, "stop_factor"),
+        ({"stop_factor": float("inf")}, ValueError, "stop_factor"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": "32"}, TypeError, "batch_size"),
+        ({"method": "fastest"}, ValueError, "method"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(kwargs, error, name):
+    x, y = _data(32)
+    with pytest.raises(error, match=f"`{name}`"):
+        lr_find(_model(), x, y, **kwargs)
+
+
+def test_empty_or_mismatched_arrays_are_clear_value_errors():
+    x, y = _data(32)
+    with pytest.raises(ValueError, match="at least one sample"):
+        lr_find(_model(), x[:0], y[:0])
+    with pytest.raises(ValueError, match=r"same number of samples.*\[20, 32\]"):
+        lr_find(_model(), x, y[:20])
+
+
+def test_plot_leaves_out_the_blow_up_and_marks_every_suggestion(tmp_path):
+    pytest.importorskip("matplotlib")
+    rates = np.geomspace(1e-5, 1.0, 50)
+    smoothed = np.concatenate([np.linspace(2.0, 1.0, 45), [5, 20, 80, 300, 1000.0]])
+    marks = lr_finder._suggest_all(rates, smoothed, 50)
+    result = LRFinderResult(
+        learning_rates=rates,
+        losses=smoothed,
+        smoothed_losses=smoothed,
+        suggestions={name: value for name, (value, _) in marks.items()},
+        method="valley",
+        stopped_early=False,
+        completed=True,
+        num_steps=50,
+        _marks={name: point for name, (_, point) in marks.items()},
+    )
+    axes = result.plot().axes[0]
+    assert axes.get_ylim()[1] < 5.0  # the last five points are not drawn
+    labels = axes.get_legend_handles_labels()[1]
+    for name in ("valley", "slide", "minimum", "steep"):
+        assert any(label.startswith(name) for label in labels)

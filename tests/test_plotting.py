@@ -55,3 +55,54 @@ def test_plot_schedule_writes_png(tmp_path):
     (line,) = figure.axes[0].get_lines()
     assert len(line.get_xdata()) == 41 and line.get_xdata()[-1] == 10
     assert figure.axes[0].get_yscale() == "log"
+
+
+def test_curve_of_one_cycle_and_cyclical_callbacks_and_schedules():
+    callback = callbacks.OneCycle(0.1, warmup_fraction=0.25)
+    _, rates = _schedule_curve(callback, epochs=4, steps_per_epoch=5)
+    expected = keras.ops.convert_to_numpy(
+        schedules.OneCycle(0.1, 20, warmup_fraction=0.25).rate_at(np.arange(20))
+    )
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+    _, rates = _schedule_curve(
+        schedules.Cyclical(0.0, 1.0, 2), epochs=1, steps_per_epoch=5
+    )
+    np.testing.assert_allclose(rates, [0, 0.5, 1, 0.5, 0], atol=1e-7)
+    _, rates = _schedule_curve(
+        callbacks.Cyclical(0.0, 1.0, 2), epochs=1, steps_per_epoch=5
+    )
+    np.testing.assert_allclose(rates, [0, 0.5, 1, 0.5, 0], atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"epochs": 2.5}, TypeError, "epochs"),
+        ({"epochs": True}, TypeError, "epochs"),
+        ({"steps_per_epoch": 0}, ValueError, "steps_per_epoch"),
+        ({"steps_per_epoch": "4"}, TypeError, "steps_per_epoch"),
+        ({"log_scale": "yes"}, TypeError, "log_scale"),
+    ],
+)
+def test_plot_schedule_refuses_bad_values_naming_them(kwargs, error, name):
+    pytest.importorskip("matplotlib")
+    arguments = {"epochs": 3, **kwargs}
+    with pytest.raises(error, match=f"`{name}`"):
+        plot_schedule(schedules.StepDecay(0.1, 2), **arguments)
+
+
+def test_one_axes_helper_labels_scales_and_saves(tmp_path):
+    pytest.importorskip("matplotlib")
+    from keras_dlm.plotting import _finish_axes, _new_axes
+
+    figure, ax = _new_axes(None, feature="test")
+    ax.plot([1, 10, 100], [3, 2, 1], label="curve")
+    path = tmp_path / "axes.png"
+    returned = _finish_axes(
+        figure, ax, xlabel="x", ylabel="y", title="t", xscale="log", path=path
+    )
+    assert returned is figure
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("x", "y", "t")
+    assert ax.get_xscale() == "log" and ax.get_legend() is not None
+    assert path.read_bytes()[:4] == b"\x89PNG"
