@@ -28,6 +28,7 @@ _LAZY_SUBMODULES = (
     "datasets",
     "gradcheck",
     "layers",
+    "optimizers",
     "schedules",
     "testing",
     "transfer",

@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlm import schedules as _schedules
+from keras_dlm._backend import keras_internals
 from keras_dlm._checks import (
     check_bool,
     check_choice,
@@ -307,7 +308,7 @@ class _CycledMomentum:
 
     def remove(self) -> None:
         setattr(self.optimizer, self.attribute, self.original)
-        tracked = self.optimizer._variables
+        tracked = keras_internals.optimizer_own_variables(self.optimizer)
         for index, variable in enumerate(tracked):
             if variable is self.variable:
                 del tracked[index]

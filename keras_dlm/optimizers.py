@@ -23,6 +23,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_dlm._backend import keras_internals
 from keras_dlm._checks import check_integer, check_number, invalid_argument
 
 __all__ = ["Lookahead"]
@@ -37,7 +38,7 @@ def _rate_owner(optimizer: Any) -> Any:
 
 def _require_float_learning_rate(optimizer: Any, *, owner: str) -> None:
     """Raises a TypeError when the optimizer's learning rate is a schedule."""
-    current = getattr(_rate_owner(optimizer), "_learning_rate", None)
+    current = keras_internals.optimizer_learning_rate(_rate_owner(optimizer))
     if isinstance(current, keras.optimizers.schedules.LearningRateSchedule) or (
         callable(current) and not isinstance(current, keras.Variable)
     ):
@@ -133,7 +134,10 @@ class Lookahead(keras.optimizers.Optimizer):
 
     @property
     def variables(self) -> list:
-        return self._variables + self.inner_optimizer.variables
+        return (
+            keras_internals.optimizer_own_variables(self)
+            + self.inner_optimizer.variables
+        )
 
     @property
     def learning_rate(self) -> Any:
@@ -196,11 +200,14 @@ class Lookahead(keras.optimizers.Optimizer):
                 "Lookahead must be built before stateless_apply: call "
                 "optimizer.build(trainable_variables) first."
             )
-        own_count = len(self._variables)
+        own_count = len(keras_internals.optimizer_own_variables(self))
         own_values = list(optimizer_variables[:own_count])
         inner_values = list(optimizer_variables[own_count:])
         step = inner_values[self._inner_iterations_index()]
-        slow_index = {id(v): i for i, v in enumerate(self._variables)}
+        slow_index = {
+            id(v): i
+            for i, v in enumerate(keras_internals.optimizer_own_variables(self))
+        }
         slow_positions = [slow_index[id(s)] for s in self._slow_weights]
         first = ops.equal(step, 0)
         for position, value in zip(slow_positions, trainable_variables, strict=True):

@@ -53,6 +53,7 @@ _LOADER = textwrap.dedent(
             rate = keras.ops.convert_to_numpy(optimizer.learning_rate)
             report["optimizer_rate"] = float(rate)
             report["schedule"] = type(optimizer._learning_rate).__name__
+            report["optimizer"] = type(optimizer).__name__
         np.savez(path + ".weights.npz", *model.get_weights())
     print(json.dumps(reports))
     """
@@ -104,9 +105,10 @@ _LAYERS_IN_MODEL = {
 }
 
 
-def _scheduled_model(schedule):
+def _scheduled_model(schedule, wrap=None):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
+    optimizer = keras.optimizers.SGD(schedule)
+    model.compile(optimizer=wrap(optimizer) if wrap else optimizer, loss="mse")
     model.fit(np.ones((4, 3)), np.zeros((4, 2)), epochs=1, batch_size=2, verbose=0)
     return model
 
@@ -150,7 +152,8 @@ def saved(tmp_path_factory):
 
     Returns {kind: (model, path, report)}.
     """
-    from keras_dlm.schedules import CliffDecay, StepDecay
+    from keras_dlm.optimizers import Lookahead
+    from keras_dlm.schedules import CliffDecay, Cyclical, OneCycle, StepDecay
 
     folder = tmp_path_factory.mktemp("saved")
     models = {
@@ -159,6 +162,9 @@ def saved(tmp_path_factory):
         "CliffDecay": _scheduled_model(
             CliffDecay(0.1, cliffs=(2, 4), cliff_factor=0.5)
         ),
+        "OneCycle": _scheduled_model(OneCycle(0.1, total_steps=10)),
+        "Cyclical": _scheduled_model(Cyclical(0.01, 0.1, step_size=4)),
+        "Lookahead": _scheduled_model(0.1, wrap=Lookahead),
         "word2vec": _word2vec_model(),
     }
     if backend_name() == "tensorflow":
@@ -214,6 +220,22 @@ def test_model_compiled_with_a_schedule_loads(saved, kind):
     assert report["schedule"] == kind
     # Independent reference: both formulas give 0.1 * 0.5 after 2 steps (t = 2).
     assert report["optimizer_rate"] == pytest.approx(0.05)
+
+
+# Independent references, PyTorch's formulas after 2 steps. OneCycle: the
+# warm-up ends at step 0.3 * 10 - 1 = 2, where the rate is the maximum.
+# Cyclical (triangular): x = |2/4 - 2 + 1| = 0.5, 0.01 + 0.09 * (1 - 0.5).
+@pytest.mark.parametrize("kind, rate", [("OneCycle", 0.1), ("Cyclical", 0.055)])
+def test_model_compiled_with_a_cyclic_schedule_loads(saved, kind, rate):
+    report = _check_loaded(saved, kind)
+    assert report["schedule"] == kind
+    assert report["optimizer_rate"] == pytest.approx(rate)
+
+
+def test_model_compiled_with_lookahead_loads(saved):
+    report = _check_loaded(saved, "Lookahead", "keras_dlm.optimizers")
+    assert report["optimizer"] == "Lookahead"
+    assert report["optimizer_rate"] == pytest.approx(0.1)
 
 
 def test_word2vec_model_loads(saved):

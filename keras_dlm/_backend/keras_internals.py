@@ -25,6 +25,8 @@ What is used, and why there is no public alternative:
 - ``BaseOptimizer._learning_rate``: whether the learning rate is a variable
   (settable) or a schedule or callable (not settable); the public
   ``learning_rate`` property evaluates a schedule instead of returning it.
+- ``BaseOptimizer._variables``: the variables an optimizer tracks itself;
+  ``Optimizer.variables`` of a wrapper lists the wrapped optimizer's too.
 - ``keras.src.saving.serialization_lib.in_safe_mode``: the ambient
   safe-mode flag of ``load_model`` (Keras's own ``TFSMLayer`` reads it).
 - ``keras.src.saving.object_registration.get_registered_object``: wrapped by
@@ -54,6 +56,7 @@ __all__ = [
     "layer_seed_generators",
     "learning_rate_is_settable",
     "optimizer_learning_rate",
+    "optimizer_own_variables",
     "overrides_lstm_cell_carry",
     "sequential_functional",
     "set_declared_dtype",
@@ -162,6 +165,16 @@ def bit64_to_bit32_dtype_table() -> dict[str, str]:
 def optimizer_learning_rate(optimizer: keras.optimizers.Optimizer) -> Any:
     """The optimizer's learning rate as given: a variable, a schedule or a callable."""
     return _require_attribute(optimizer, "_learning_rate", "keras.optimizers.Optimizer")
+
+
+def optimizer_own_variables(optimizer: keras.optimizers.Optimizer) -> list:
+    """The list of variables an optimizer tracks itself (not its wrapped ones).
+
+    The list object is returned, not a copy: a wrapper optimizer such as
+    ``Lookahead`` reads positions in it, and a callback that added a variable
+    for the length of one ``fit()`` removes it from there.
+    """
+    return _require_attribute(optimizer, "_variables", "keras.optimizers.Optimizer")
 
 
 def learning_rate_is_settable(optimizer: keras.optimizers.Optimizer) -> bool:

@@ -163,6 +163,19 @@ def test_learning_rate_settable_only_for_a_float_rate():
         keras_internals.learning_rate_is_settable(_Bare())
 
 
+def test_optimizer_own_variables_are_the_tracked_list():
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    weights = [keras.Variable(np.zeros((2,), "float32"))]
+    optimizer.build(weights)
+    own = keras_internals.optimizer_own_variables(optimizer)
+    # The iteration count, the learning rate and one momentum slot, all of
+    # which the public `variables` lists too, and the same list object.
+    assert {id(v) for v in own} == {id(v) for v in optimizer.variables}
+    assert keras_internals.optimizer_own_variables(optimizer) is own
+    with _moved("_variables"):
+        keras_internals.optimizer_own_variables(_Bare())
+
+
 @keras.saving.register_keras_serializable(package="keras_dlm_internals_tests")
 class _RecordsSafeMode(keras.layers.Layer):
     seen: ClassVar[list[bool]] = []
