@@ -280,3 +280,23 @@ def test_tensorflow_runs_several_steps_per_call_by_default():
     # Every planned step ran (rounded up to whole calls on TensorFlow).
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     assert len(dataset) <= steps < len(dataset) + expected
+
+
+@pytest.mark.tf_only
+def test_tensorflow_feed_has_no_autotune_timer_and_keeps_batch_order():
+    # tf.data's autotune thread wakes at doubling intervals (up to 41 s) and
+    # fit used to wait for its next wake-up after the last step.
+    from keras_dlm._backend import sparse
+
+    corpus = _cluster_corpus(sentences=100)
+    model = Word2Vec(Vocabulary.build(corpus, min_count=1), embedding_dim=4, seed=0)
+    reference = model.make_dataset(corpus, batch_size=16, epochs=1, seed=3)
+    fed = model.make_dataset(corpus, batch_size=16, epochs=1, seed=3)
+    pipeline = sparse.stacked_batch_input(fed, fed.stacked_batches, fed.batch_spec())
+    assert pipeline.options().autotune.enabled is False
+    # The first corpus pass (later ones depend on how negatives were drawn).
+    assert len(fed) > 10
+    for index, batch in enumerate(pipeline.take(10)):
+        expected = reference[index][0]
+        for key in ("inputs", "targets", "progress"):
+            np.testing.assert_array_equal(batch[key].numpy(), expected[key])
