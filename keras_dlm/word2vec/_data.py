@@ -395,7 +395,7 @@ def _make_dataset(
     epochs = check_integer("epochs", epochs)
     seed = check_integer("seed", seed, minimum=0, allow_none=True)
     shuffle = check_bool("shuffle", shuffle)
-    if shared_negatives and batch_size % shared_negatives:
+    if shared_negatives and shared_negatives > 1 and batch_size % shared_negatives:
         raise invalid_argument(
             "batch_size",
             batch_size,

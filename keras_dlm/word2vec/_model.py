@@ -21,6 +21,11 @@ from keras_dlm.word2vec._vectors import WordVectors
 from keras_dlm.word2vec._vocabulary import Vocabulary
 
 _MODES = ("skipgram", "cbow")
+# shared_negatives=None: measured on head500 (benchmarks/word2vec.py), 8 in
+# skip-gram trains at gensim's quality with 1.4-1.6x less CPU time a word than
+# per-example negatives; in CBOW sharing lowered WS353 (0.033-0.056 against
+# 0.076-0.086 at 5 epochs), so CBOW draws per example.
+_DEFAULT_SHARED_NEGATIVES = {"skipgram": 8, "cbow": 1}
 # Like gensim and the C tool, skip the update of a (word, target) pair whose
 # score is already saturated: |x . y| >= 6 gives sigmoid within 0.25% of 0/1.
 _MAX_EXP = 6.0
@@ -55,12 +60,14 @@ class Word2Vec(keras.Model):
         negative: noise words per positive example.
         ns_exponent: exponent of the noise distribution ``count ** ns_exponent``.
         cbow_mean: average (True) or sum (False) the CBOW context vectors.
-        shared_negatives: ``None`` draws ``negative`` noise words for each
-            example; an integer ``k`` lets each run of ``k`` consecutive
-            examples of a batch share one draw of ``negative`` noise words
-            (as Intel's HogBatch shares them over a window): batched matrix
-            products instead of per-example gathers. The batch size must be
-            a multiple of ``k``.
+        shared_negatives: an integer ``k`` lets each run of ``k``
+            consecutive examples of a batch share one draw of ``negative``
+            noise words (as Intel's HogBatch shares them over a window):
+            batched matrix products instead of per-example gathers; ``1``
+            draws them for each example. The batch size must be a multiple
+            of ``k``. ``None`` (default) picks the mode's measured best:
+            8 in skip-gram (1.4-1.6x less CPU time a word than per example at
+            the same quality), 1 in CBOW (where sharing cost quality).
         seed: seeds the initial vectors and the batch generator.
         **kwargs: passed to `keras.Model` (e.g. ``name``).
 
@@ -115,6 +122,8 @@ class Word2Vec(keras.Model):
         shared_negatives = check_integer(
             "shared_negatives", shared_negatives, allow_none=True
         )
+        if shared_negatives is None:
+            shared_negatives = _DEFAULT_SHARED_NEGATIVES[mode]
         workers = check_integer("workers", workers, allow_none=True)
         seed = check_integer("seed", seed, minimum=0, allow_none=True)
         self.vocabulary = vocabulary
@@ -171,7 +180,7 @@ class Word2Vec(keras.Model):
         self,
         corpus: Any,
         *,
-        batch_size: int = 2048,
+        batch_size: int = 4096,
         epochs: int = 5,
         seed: int | None = None,
         shuffle: bool = True,
@@ -378,7 +387,7 @@ class Word2Vec(keras.Model):
     ) -> tuple[Any, Any]:
         """Updates the output vectors; returns the error for ``hidden`` and the loss."""
         table = self.output_embeddings
-        if self.shared_negatives:
+        if self.shared_negatives > 1:
             # As in Intel's HogBatch: each group of `shared_negatives`
             # consecutive examples of the batch shares one draw of
             # `negative` noise words, which turns the noise part into
