@@ -99,7 +99,6 @@ class Word2Vec(keras.Model):
         ns_exponent: float = 0.75,
         cbow_mean: bool = True,
         shared_negatives: int | None = None,
-        workers: int | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -124,7 +123,6 @@ class Word2Vec(keras.Model):
         )
         if shared_negatives is None:
             shared_negatives = _DEFAULT_SHARED_NEGATIVES[mode]
-        workers = check_integer("workers", workers, allow_none=True)
         seed = check_integer("seed", seed, minimum=0, allow_none=True)
         self.vocabulary = vocabulary
         self.embedding_dim = embedding_dim
@@ -134,7 +132,6 @@ class Word2Vec(keras.Model):
         self.ns_exponent = ns_exponent
         self.cbow_mean = cbow_mean
         self.shared_negatives = shared_negatives
-        self.workers = workers
         self.seed = seed
         self._decay: tuple[float, float] | None = None
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -477,7 +474,6 @@ class Word2Vec(keras.Model):
                 "ns_exponent": self.ns_exponent,
                 "cbow_mean": self.cbow_mean,
                 "shared_negatives": self.shared_negatives,
-                "workers": self.workers,
                 "seed": self.seed,
             }
         )
