@@ -155,3 +155,18 @@ def test_fit_warns_when_it_runs_more_epochs_than_planned():
     fresh = model.make_dataset(CORPUS, batch_size=16, epochs=2)
     with pytest.warns(EpochMismatchWarning, match="5 epochs"):
         model.fit(fresh, epochs=5, verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("corpus", "error"),
+    [
+        ("no/such/corpus.txt", FileNotFoundError),
+        (42, TypeError),
+        (["a b c", "d e"], TypeError),
+        (iter(CORPUS), TypeError),
+    ],
+)
+def test_make_dataset_refuses_bad_corpora(corpus, error):
+    model = Word2Vec(_vocab(), embedding_dim=4, window=2)
+    with pytest.raises(error, match="Argument `corpus`"):
+        model.make_dataset(corpus, batch_size=16)
