@@ -340,7 +340,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--corpus", choices=CORPORA, default="head500")
     parser.add_argument("--epochs", type=int, nargs="+", default=[5, 20])
-    parser.add_argument("--modes", nargs="+", default=["skipgram", "cbow"])
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=["skipgram", "cbow"],
+        help="modes of the main table (none: only the scaling table)",
+    )
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
     parser.add_argument("--anchors", nargs="+", choices=ANCHORS, default=list(ANCHORS))
     parser.add_argument(

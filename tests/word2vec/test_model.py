@@ -166,7 +166,7 @@ def test_train_step_matches_numpy_equations(mode, shared, cbow_mean):
 
 
 def test_default_negatives_are_shared_in_skipgram_and_per_example_in_cbow():
-    vocab = Vocabulary.build([["a", "b", "c"]] * 5, min_count=1)
+    vocab = Vocabulary.build([["a", "b", "c"]] * 5, min_count=1, sample=None)
     skipgram = Word2Vec(vocab, embedding_dim=4, window=1)
     cbow = Word2Vec(vocab, embedding_dim=4, window=1, mode="cbow")
     assert (skipgram.shared_negatives, cbow.shared_negatives) == (8, 1)
