@@ -47,7 +47,7 @@ _WORKER = textwrap.dedent(
         for batch in global_batches(model)
     ]
     model.compile(alpha=0.05)
-    model.fit(Batches(halves), epochs=1, verbose=0)
+    model.fit(Batches(halves), epochs=1, verbose=0, shuffle=False)
     np.savez(
         out,
         inputs=keras.ops.convert_to_numpy(model.input_embeddings),
@@ -137,7 +137,7 @@ def test_two_processes_match_the_single_process_step(tmp_path):
     single = Word2Vec(vocab, embedding_dim=8, window=2, seed=0)
     single.compile(alpha=0.05)
     start = keras.ops.convert_to_numpy(single.input_embeddings).copy()
-    single.fit(Batches(global_batches(single)), epochs=1, verbose=0)
+    single.fit(Batches(global_batches(single)), epochs=1, verbose=0, shuffle=False)
     expected_in = keras.ops.convert_to_numpy(single.input_embeddings)
     expected_out = keras.ops.convert_to_numpy(single.output_embeddings)
     # The second step changes the input vectors (the first one only the
