@@ -1,35 +1,40 @@
-"""keras_dlm Word2Vec against gensim: throughput, quality, and sparse steps.
+"""keras_dlm Word2Vec against gensim and fastText: speed, cores, quality.
 
 Usage::
 
     python benchmarks/word2vec.py [--quick] [--corpus head500|lee|wiki]
         [--epochs 5 20] [--modes skipgram cbow]
         [--backends tensorflow jax torch] [--repeats N]
+        [--scaling-cores 1 2] [--anchors gensim fasttext]
 
-For each mode and epoch count it trains gensim (workers=2) and keras_dlm on
-the same corpus with the same settings (dim 100, window 5, negative 5,
-sample 1e-3, min_count 5), each run in its own process, and reports words/s
+For each mode and epoch count it trains gensim (``workers`` = the cores
+given), fastText (``train_unsupervised`` with subword n-grams off,
+``minn=0, maxn=0``: plain word2vec; ``thread`` = the cores given) and
+keras_dlm with its defaults (no batch size, shared negatives or thread
+count passed) on the same corpus file with the same settings (dim 100,
+window 5, negative 5, sample 1e-3, min_count 5, learning rate 0.025), each
+run in its own process pinned with ``taskset`` to the cores given (all of
+the machine's by default). Runs are interleaved (gensim, fastText,
+keras_dlm, then the next repeat) so that the machine's load hits them
+alike; each figure is the median over ``--repeats``. It reports words/s
 (corpus tokens x epochs / wall time, vocabulary building included), wall
-time, peak RSS, WordSim353 and SimLex-999 Spearman, and analogy accuracy
-(questions-words.txt, first 30,000 words); the JSON adds each quality
-figure's range over the repeats and the WordSim353 / SimLex OOV ratios.
-Corpora (all offline, from gensim's test data): ``head500`` (default,
-``head500.noblanks.cor``, 331k tokens, read as is), ``lee``
-(``lee_background.cor``, 58k tokens once tokenized by gensim's
-``simple_preprocess`` as gensim's own Lee tests do; the table adds the rank
-of "bombings" among the neighbours of "attacks", which gensim's test wants
-below 50) and ``wiki`` (the shortened enwiki dump through
-``gensim.corpora.WikiCorpus``, 453k tokens). ``lee`` and ``wiki`` are
-tokenized once into a temporary one-sentence-per-line file that both gensim
-(``LineSentence``) and keras_dlm read, so both see the same tokens.
-keras_dlm runs skip-gram with negatives shared by runs of 8 consecutive
-examples and CBOW with per-example negatives (the settings the
-docs recommend; ``--shared`` runs other choices). PyTorch runs with
-``torch.set_num_threads(--torch-threads)`` (default 1: on this 2-core machine
-shared with other work, two OpenMP threads made a step 10x slower). A last table times one
-training step at a 10k and a 1M-word synthetic vocabulary (the sparse-update
-check). Needs the ``bench`` extra (gensim). Writes
-``benchmarks/results/word2vec.json``.
+time, CPU cores actually used (CPU time / wall time), peak RSS, WordSim353
+and SimLex-999 Spearman and analogy accuracy (questions-words.txt, first
+30,000 words), all three tools scored by gensim's evaluators. A core-scaling
+table follows: skip-gram at the first epoch count with each of
+``--scaling-cores`` cores given, for every tool. Corpora (all offline, from
+gensim's test data): ``head500`` (default, ``head500.noblanks.cor``, 331k
+tokens, read as is), ``lee`` (``lee_background.cor``, 58k tokens once
+tokenized by gensim's ``simple_preprocess`` as gensim's own Lee tests do;
+the table adds the rank of "bombings" among the neighbours of "attacks",
+which gensim's test wants below 50) and ``wiki`` (the shortened enwiki dump
+through ``gensim.corpora.WikiCorpus``, 453k tokens). ``lee`` and ``wiki``
+are tokenized once into a temporary one-sentence-per-line file that every
+tool reads. PyTorch runs with ``torch.set_num_threads(--torch-threads)``
+(default 1). A last table times one training step at a 10k and a 1M-word
+synthetic vocabulary (the sparse-update check). Needs the ``bench`` extra
+(gensim, fasttext). Writes ``benchmarks/results/word2vec.json``, with the
+load average before and after.
 """
 
 from __future__ import annotations
@@ -47,8 +52,16 @@ import time
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-SETTINGS = {"dim": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
+SETTINGS = {
+    "dim": 100,
+    "window": 5,
+    "negative": 5,
+    "sample": 1e-3,
+    "min_count": 5,
+    "alpha": 0.025,
+}
 CORPORA = ("head500", "lee", "wiki")
+ANCHORS = ("gensim", "fasttext")
 _WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 # gensim's LineSentence splits longer lines and its training truncates
 # longer sentences (MAX_WORDS_IN_BATCH); the prepared files are split at
@@ -116,7 +129,7 @@ def _worker_gensim(job: dict) -> dict:
     from gensim.models.word2vec import LineSentence
 
     path = job["path"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_s()
     model = GensimWord2Vec(
         LineSentence(path),
         vector_size=SETTINGS["dim"],
@@ -126,16 +139,55 @@ def _worker_gensim(job: dict) -> dict:
         min_count=SETTINGS["min_count"],
         sg=1 if job["mode"] == "skipgram" else 0,
         epochs=job["epochs"],
-        workers=2,
+        workers=job["cores"],
         seed=job["seed"],
     )
+    return {
+        **_timing(job, start, cpu),
+        **_quality(model.wv, job["corpus"]),
+    }
+
+
+def _worker_fasttext(job: dict) -> dict:
+    import fasttext
+    import numpy as np
+    from gensim.models import KeyedVectors
+
+    start, cpu = time.perf_counter(), _cpu_s()
+    model = fasttext.train_unsupervised(
+        job["path"],
+        model=job["mode"],
+        dim=SETTINGS["dim"],
+        ws=SETTINGS["window"],
+        neg=SETTINGS["negative"],
+        t=SETTINGS["sample"],
+        minCount=SETTINGS["min_count"],
+        lr=SETTINGS["alpha"],
+        epoch=job["epochs"],
+        minn=0,
+        maxn=0,
+        thread=job["cores"],
+        verbose=0,
+    )
+    timing = _timing(job, start, cpu)
+    words = [word for word in model.words if word != "</s>"]
+    wv = KeyedVectors(SETTINGS["dim"])
+    wv.add_vectors(words, np.stack([model.get_word_vector(w) for w in words]))
+    return {**timing, **_quality(wv, job["corpus"])}
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timing(job: dict, start: float, cpu: float) -> dict:
     wall = time.perf_counter() - start
-    tokens = model.corpus_total_words
     return {
         "wall_s": wall,
-        "words_per_s": tokens * job["epochs"] / wall,
+        "words_per_s": job["tokens"] * job["epochs"] / wall,
+        "cores_used": (_cpu_s() - cpu) / wall,
         "peak_rss_mib": _peak_rss_mib(),
-        **_quality(model.wv, job["corpus"]),
     }
 
 
@@ -155,35 +207,28 @@ def _worker_keras(job: dict) -> dict:
     from keras_dlm.word2vec import Vocabulary, Word2Vec
 
     path = job["path"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_s()
     vocab = Vocabulary.build(
         path, min_count=SETTINGS["min_count"], sample=SETTINGS["sample"]
     )
+    overrides = {}
+    if job.get("shared") is not None:
+        overrides["shared_negatives"] = job["shared"]
     model = Word2Vec(
         vocab,
         embedding_dim=SETTINGS["dim"],
         mode=job["mode"],
         window=SETTINGS["window"],
         negative=SETTINGS["negative"],
-        shared_negatives=job["shared"],
         seed=job["seed"],
+        **overrides,
     )
-    dataset = model.make_dataset(
-        path, batch_size=job["batch_size"], epochs=job["epochs"]
-    )
-    if job.get("baseline"):
-        # The previous TensorFlow path: no XLA, batches fed one by one
-        # through Keras's PyDataset adapter (tf.data.from_generator).
-        model.compile(jit_compile=False)
-        keras.Model.fit(model, dataset, epochs=job["epochs"], verbose=0)
-    else:
-        model.compile()
-        model.fit(dataset, epochs=job["epochs"], verbose=0)
-    wall = time.perf_counter() - start
+    sizes = {"batch_size": job["batch_size"]} if job.get("batch_size") else {}
+    dataset = model.make_dataset(path, epochs=job["epochs"], **sizes)
+    model.compile(alpha=SETTINGS["alpha"])
+    model.fit(dataset, epochs=job["epochs"], verbose=0)
     return {
-        "wall_s": wall,
-        "words_per_s": vocab.total_words * job["epochs"] / wall,
-        "peak_rss_mib": _peak_rss_mib(),
+        **_timing(dict(job, tokens=vocab.total_words), start, cpu),
         "backend": keras.backend.backend(),
         **_quality(model.wv, job["corpus"]),
     }
@@ -204,7 +249,7 @@ def _worker_sparse(job: dict) -> dict:
         embedding_dim=100,
         window=5,
         negative=5,
-        shared_negatives=job["shared"],
+        shared_negatives=job["shared"] or 1,
         seed=0,
     )
     rng = np.random.default_rng(0)
@@ -249,8 +294,13 @@ def _run(job: dict, backend: str | None = None) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     if backend:
         env["KERAS_BACKEND"] = backend
+    command = [sys.executable, __file__, "--worker", json.dumps(job)]
+    if job.get("cores"):
+        # Pinned to the first `cores` CPUs this process may use.
+        allowed = sorted(os.sched_getaffinity(0))[: job["cores"]]
+        command = ["taskset", "-c", ",".join(map(str, allowed)), *command]
     completed = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(job)],
+        command,
         capture_output=True,
         text=True,
         env=env,
@@ -261,11 +311,10 @@ def _run(job: dict, backend: str | None = None) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def _median_runs(job: dict, repeats: int, backend: str | None = None) -> dict:
-    runs = [_run(dict(job, seed=job["seed"] + r), backend) for r in range(repeats)]
+def _medians(runs: list[dict]) -> dict:
     keys = [key for key, value in runs[0].items() if isinstance(value, float | int)]
     result = {key: statistics.median(run[key] for run in runs) for key in keys}
-    result["repeats"] = repeats
+    result["repeats"] = len(runs)
     result["ranges"] = {
         key: [min(run[key] for run in runs), max(run[key] for run in runs)]
         for key in keys
@@ -273,31 +322,59 @@ def _median_runs(job: dict, repeats: int, backend: str | None = None) -> dict:
     return result
 
 
+def _interleaved(jobs: list[tuple[dict, str | None]], repeats: int) -> list[dict]:
+    """Runs every job once per repeat, in turn, and returns their medians."""
+    runs: list[list[dict]] = [[] for _ in jobs]
+    for repeat in range(repeats):
+        for index, (job, backend) in enumerate(jobs):
+            runs[index].append(_run(dict(job, seed=job["seed"] + repeat), backend))
+    return [_medians(job_runs) for job_runs in runs]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="5 epochs, TensorFlow only"
+        "--quick",
+        action="store_true",
+        help="5 epochs, TensorFlow only, no scaling or sparse tables",
     )
     parser.add_argument("--corpus", choices=CORPORA, default="head500")
     parser.add_argument("--epochs", type=int, nargs="+", default=[5, 20])
-    parser.add_argument("--modes", nargs="+", default=["skipgram", "cbow"])
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=["skipgram", "cbow"],
+        help="modes of the main table (none: only the scaling table)",
+    )
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
+    parser.add_argument("--anchors", nargs="+", choices=ANCHORS, default=list(ANCHORS))
+    parser.add_argument(
+        "--cores",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="cores given to every run of the main table (default: all)",
+    )
+    parser.add_argument(
+        "--scaling-cores",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="core counts of the scaling table (none: skip it)",
+    )
     parser.add_argument(
         "--shared",
         type=int,
-        nargs="+",
         default=None,
-        help="shared_negatives values to run (0: per example); default: 8 for "
-        "skip-gram, 0 for CBOW",
+        help="keras_dlm shared_negatives (default: the library's default)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="keras_dlm batch size (default: the library's default)",
     )
     parser.add_argument("--torch-threads", type=int, default=1)
-    parser.add_argument(
-        "--tf-baseline",
-        action="store_true",
-        help="also run TensorFlow without XLA and with the PyDataset feed",
-    )
-    parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-sparse", action="store_true")
     parser.add_argument("--json", default=str(_HERE / "results" / "word2vec.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -306,6 +383,7 @@ def main(argv: list[str]) -> int:
         job = json.loads(args.worker)
         worker = {
             "gensim": _worker_gensim,
+            "fasttext": _worker_fasttext,
             "keras": _worker_keras,
             "sparse": _worker_sparse,
         }
@@ -313,38 +391,74 @@ def main(argv: list[str]) -> int:
         return 0
     if args.quick:
         args.epochs, args.backends = [5], ["tensorflow"]
+        args.scaling_cores, args.skip_sparse = [], True
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as directory:
         path = _prepare_corpus(args.corpus, directory)
-        rows = _quality_runs(args, path)
+        with open(path, encoding="utf-8") as handle:
+            tokens = sum(len(line.split()) for line in handle)
+        rows = _quality_runs(args, path, tokens)
+        scaling = _scaling_runs(args, path, tokens)
     sparse_rows = [] if args.skip_sparse else _sparse_runs(args)
 
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     with open(args.json, "w", encoding="utf-8") as handle:
         json.dump(
             {
-                "date": time.strftime("%Y-%m-%d"),
+                "date": time.strftime("%Y-%m-%d %H:%M"),
                 "machine": platform.platform(),
                 "cpus": os.cpu_count(),
                 "corpus": args.corpus,
+                "corpus_tokens": tokens,
                 "settings": SETTINGS,
-                "batch_size": args.batch_size,
+                "cores": args.cores,
                 "torch_threads": args.torch_threads,
-                "load_average": os.getloadavg(),
+                "load_average_before": load_before,
+                "load_average_after": os.getloadavg(),
                 "runs": rows,
+                "scaling": scaling,
                 "sparse_steps": sparse_rows,
             },
             handle,
             indent=2,
         )
+    print(f"load average before {load_before}, after {os.getloadavg()}")
     return 0
 
 
-def _quality_runs(args: argparse.Namespace, path: str) -> list[dict]:
+def _jobs(
+    args: argparse.Namespace, base: dict, cores: int
+) -> list[tuple[str, dict, str | None]]:
+    """(label, job, backend) of every tool for one mode, epoch count and core count."""
+    base = dict(base, cores=cores)
+    jobs = []
+    for anchor in args.anchors:
+        label = "gensim workers" if anchor == "gensim" else "fastText thread"
+        jobs.append((f"{label}={cores}", dict(base, kind=anchor), None))
+    for backend in args.backends:
+        job = dict(
+            base,
+            kind="keras",
+            shared=args.shared,
+            batch_size=args.batch_size,
+            torch_threads=args.torch_threads,
+        )
+        jobs.append((f"keras_dlm {backend}", job, backend))
+    return jobs
+
+
+def _quality_runs(args: argparse.Namespace, path: str, tokens: int) -> list[dict]:
     rows = []
     lee = args.corpus == "lee"
-    header = f"{'mode':9} {'ep':>3} {'who':29} {'words/s':>9} {'ratio':>6} {'wall s':>7} {'RSS MiB':>8} {'WS353':>6} {'SimLex':>6} {'analogy':>7}"
-    print(f"corpus: {args.corpus}\n" + header + (f" {'bombings':>8}" if lee else ""))
+    header = (
+        f"{'mode':9} {'ep':>3} {'who':22} {'words/s':>9} {'ratio':>6} {'wall s':>7} "
+        f"{'cores':>5} {'RSS MiB':>8} {'WS353':>6} {'SimLex':>6} {'analogy':>7}"
+    )
+    print(
+        f"corpus: {args.corpus} ({tokens} tokens), {args.cores} cores given; "
+        "ratio to the first anchor\n" + header + (f" {'bombings':>8}" if lee else "")
+    )
     for mode in args.modes:
         for epochs in args.epochs:
             base = {
@@ -353,37 +467,17 @@ def _quality_runs(args: argparse.Namespace, path: str) -> list[dict]:
                 "seed": 1,
                 "corpus": args.corpus,
                 "path": path,
+                "tokens": tokens,
             }
-            gensim = _median_runs(dict(base, kind="gensim"), args.repeats)
-            entries = [("gensim workers=2", gensim)]
-            shared_values = args.shared or ([8] if mode == "skipgram" else [0])
-            for backend in args.backends:
-                for shared in shared_values:
-                    job = dict(
-                        base,
-                        kind="keras",
-                        shared=shared or None,
-                        batch_size=args.batch_size,
-                        torch_threads=args.torch_threads,
-                    )
-                    label = f"keras_dlm {backend} " + (
-                        f"shared{shared}" if shared else "per-ex"
-                    )
-                    entries.append((label, _median_runs(job, args.repeats, backend)))
-                    if backend == "tensorflow" and args.tf_baseline:
-                        entries.append(
-                            (
-                                label + " base",
-                                _median_runs(
-                                    dict(job, baseline=True), args.repeats, backend
-                                ),
-                            )
-                        )
-            for label, result in entries:
-                ratio = result["words_per_s"] / gensim["words_per_s"]
+            jobs = _jobs(args, base, args.cores)
+            results = _interleaved([(job, b) for _, job, b in jobs], args.repeats)
+            reference = results[0]["words_per_s"]
+            for (label, _, _), result in zip(jobs, results, strict=True):
+                ratio = result["words_per_s"] / reference
                 print(
-                    f"{mode:9} {epochs:3d} {label:29} {result['words_per_s']:9,.0f} {ratio:6.2f} "
-                    f"{result['wall_s']:7.1f} {result['peak_rss_mib']:8.0f} {result['ws353']:6.3f} "
+                    f"{mode:9} {epochs:3d} {label:22} {result['words_per_s']:9,.0f} "
+                    f"{ratio:6.2f} {result['wall_s']:7.1f} {result['cores_used']:5.2f} "
+                    f"{result['peak_rss_mib']:8.0f} {result['ws353']:6.3f} "
                     f"{result['simlex']:6.3f} {result['analogy']:7.3f}"
                     + (f" {result['bombings_rank']:8.0f}" if lee else ""),
                     flush=True,
@@ -393,11 +487,51 @@ def _quality_runs(args: argparse.Namespace, path: str) -> list[dict]:
                         "corpus": args.corpus,
                         "mode": mode,
                         "epochs": epochs,
+                        "cores": args.cores,
                         "who": label,
-                        "ratio_to_gensim": ratio,
+                        "ratio_to_first_anchor": ratio,
                         **result,
                     }
                 )
+    return rows
+
+
+def _scaling_runs(args: argparse.Namespace, path: str, tokens: int) -> list[dict]:
+    """Skip-gram at the first epoch count with each number of cores given."""
+    if not args.scaling_cores:
+        return []
+    base = {
+        "mode": "skipgram",
+        "epochs": args.epochs[0],
+        "seed": 1,
+        "corpus": args.corpus,
+        "path": path,
+        "tokens": tokens,
+    }
+    print(
+        f"\ncore scaling: skip-gram, {args.epochs[0]} epochs, "
+        f"runs interleaved, medians of {args.repeats}"
+    )
+    print(
+        f"{'who':22} {'cores given':>11} {'words/s':>9} {'cores used':>10} {'x first':>8}"
+    )
+    jobs = [
+        (cores, label.split("=")[0].split(" ")[0], job, backend)
+        for cores in args.scaling_cores
+        for label, job, backend in _jobs(args, base, cores)
+    ]
+    results = _interleaved([(job, b) for _, _, job, b in jobs], args.repeats)
+    rows = []
+    single = {}
+    for (cores, who, job, backend), result in zip(jobs, results, strict=True):
+        name = who if job["kind"] != "keras" else f"keras_dlm {backend}"
+        single.setdefault(name, result["words_per_s"])
+        print(
+            f"{name:22} {cores:11d} {result['words_per_s']:9,.0f} "
+            f"{result['cores_used']:10.2f} {result['words_per_s'] / single[name]:8.2f}",
+            flush=True,
+        )
+        rows.append({"who": name, "cores": cores, **result})
     return rows
 
 
@@ -405,7 +539,7 @@ def _sparse_runs(args: argparse.Namespace) -> list[dict]:
     sparse_rows = []
     print(f"\n{'backend':11} {'negatives':10} {'10k ms':>8} {'1M ms':>8} {'1M/10k':>7}")
     for backend in args.backends:
-        for shared in args.shared or [0, 8]:
+        for shared in [args.shared] if args.shared else [0, 8]:
             job = {
                 "kind": "sparse",
                 "shared": shared or None,

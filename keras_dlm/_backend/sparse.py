@@ -27,6 +27,12 @@ import keras
 
 from keras_dlm._backend import backend_name
 
+# How far the TensorFlow feed of `stacked_batch_input` reads ahead: whole
+# groups of batches before `unbatch`, single batches after it (enough for
+# one 16-step graph call).
+_GROUPS_AHEAD = 2
+_BATCHES_AHEAD = 16
+
 
 def gather_rows(variable: keras.Variable, indices: Any) -> Any:
     """Reads rows ``indices`` of a 2-D variable without reading the whole table.
@@ -178,8 +184,10 @@ def stacked_batch_input(
     ``tf.data.Dataset.from_generator`` one batch at a time, which cost about
     as much as the training step itself here. This returns instead a
     ``tf.data`` pipeline over ``stacked_batches()`` (dicts of NumPy arrays
-    whose leading axis counts batches) that ``unbatch`` slices apart in C++,
-    with the next group prefetched. On JAX and PyTorch, Keras iterates the
+    whose leading axis counts batches) that ``unbatch`` slices apart in C++;
+    the next groups are generated on a tf.data thread while the step runs,
+    and tf.data's autotune is off (its timer used to hold ``fit`` open for
+    up to 41 s after the last step). On JAX and PyTorch, Keras iterates the
     ``PyDataset`` directly in Python, and ``dataset`` is returned unchanged.
 
     Args:
@@ -200,8 +208,19 @@ def stacked_batch_input(
         key: tf.TensorSpec((None, *shape), tf.as_dtype(dtype))
         for key, (shape, dtype) in batch_spec.items()
     }
+    # tf.data's autotune thread wakes at doubling intervals (10 ms, 20 ms,
+    # ... 41 s), and fit waited for its next wake-up after the last step:
+    # a 5-epoch fit ended at 1.27, 2.55, 5.11, 10.2, 20.5 or 41 s. With
+    # autotune off the buffer sizes below are used as given.
+    options = tf.data.Options()
+    options.autotune.enabled = False
     return (
         tf.data.Dataset.from_generator(stacked_batches, output_signature=signature)
+        # The group after next is generated (in Python, on a tf.data
+        # thread) while the step runs on the current one; prefetching only
+        # after `unbatch` left the Python feed and the step taking turns.
+        .prefetch(_GROUPS_AHEAD)
         .unbatch()
-        .prefetch(1)
+        .prefetch(_BATCHES_AHEAD)
+        .with_options(options)
     )

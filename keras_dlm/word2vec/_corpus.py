@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from keras_dlm._checks import invalid_argument
+
 # Bytes that are not valid UTF-8 are decoded to lone surrogates
 # (errors="surrogateescape"), which makes them countable before they are
 # replaced by U+FFFD, the character errors="replace" would have given.
@@ -74,16 +76,18 @@ def _iter_sentences(
         yield from _iter_file(corpus, stats, tokenizer)
         return
     if not isinstance(corpus, Iterable):
-        raise TypeError(
-            "corpus must be a path to a text file or an iterable of token "
-            f"lists; received an object of type {type(corpus).__name__}."
+        raise invalid_argument(
+            "corpus",
+            corpus,
+            "a path to a text file or an iterable of token lists",
+            error=TypeError,
         )
     for sentence in corpus:
         if isinstance(sentence, str | bytes):
             raise TypeError(
-                "corpus must yield sentences as lists of tokens, but it "
-                f"yielded the string {sentence[:40]!r}; split it into tokens "
-                "first (or pass a path to a text file)."
+                "Argument `corpus` must yield sentences as lists of tokens "
+                "(split them first, or pass a path to a text file). Received: "
+                f"a corpus yielding the string {sentence[:40]!r}"
             )
         tokens = list(sentence)
         stats.sentences += 1
@@ -94,12 +98,17 @@ def _iter_sentences(
 def _check_reiterable(corpus: Any, argument: str = "corpus") -> None:
     if _is_path(corpus):
         if not os.path.exists(corpus):
-            raise FileNotFoundError(f"{argument}: no such file {os.fspath(corpus)!r}")
+            raise FileNotFoundError(
+                f"Argument `{argument}` must be an existing file. "
+                f"Received: {argument}={os.fspath(corpus)!r} (no such file)"
+            )
         return
     if isinstance(corpus, Iterator):
-        raise TypeError(
-            f"{argument} must be re-iterable because it is read once per "
-            "epoch, but received a one-shot iterator "
-            f"({type(corpus).__name__}); pass a list of token lists, a path "
-            "to a text file, or an object whose __iter__ restarts."
+        # It is read once per epoch.
+        raise invalid_argument(
+            argument,
+            corpus,
+            "re-iterable (a list of token lists, a path to a text file, or an "
+            "object whose __iter__ restarts), not a one-shot iterator",
+            error=TypeError,
         )

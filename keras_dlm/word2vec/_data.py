@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_dlm._checks import check_bool, check_integer, invalid_argument
 from keras_dlm.word2vec._corpus import _check_reiterable, _iter_sentences
 from keras_dlm.word2vec._vocabulary import Vocabulary
 
@@ -20,6 +22,10 @@ _CHUNK_TOKENS = 1 << 18
 # word indices (4 bytes a token, 128 MiB at most); a larger one is re-read
 # from its source every pass, so it need not fit in memory.
 _CACHE_TOKENS = 1 << 25
+
+
+class EpochMismatchWarning(UserWarning):
+    """`Word2Vec.fit` runs more epochs than `Word2Vec.make_dataset` planned."""
 
 
 def _alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -302,10 +308,38 @@ class Word2VecDataset(keras.utils.PyDataset):
     ``tf.data`` pipeline rather than batch by batch.
     """
 
-    def __init__(self, stream: _BatchStream, num_batches: int) -> None:
+    def __init__(self, stream: _BatchStream, num_batches: int, epochs: int) -> None:
         super().__init__()
         self._stream = stream
         self._num_batches = int(num_batches)
+        self._planned_epochs = int(epochs)
+        self._epochs_requested = 0
+
+    @property
+    def epochs(self) -> int:
+        """The number of passes the dataset was made for (its decay plan)."""
+        return self._planned_epochs
+
+    def _request_epochs(self, epochs: int) -> None:
+        """Records that ``fit`` will read ``epochs`` more passes; warns past the plan.
+
+        The default learning rate falls to ``min_alpha`` at the end of the
+        planned passes and stays there, so any further pass trains at the
+        floor rate: almost nothing, at full cost.
+        """
+        self._epochs_requested += epochs
+        if self._epochs_requested > self._planned_epochs:
+            warnings.warn(
+                EpochMismatchWarning(
+                    f"fit will run {self._epochs_requested} epochs in all on a "
+                    f"dataset made by make_dataset(epochs={self._planned_epochs}): "
+                    "the learning rate reaches min_alpha at the end of the "
+                    f"{self._planned_epochs} planned epochs, so the later ones "
+                    "barely train. Pass the total number of epochs to "
+                    "make_dataset."
+                ),
+                stacklevel=3,
+            )
 
     @property
     def num_batches(self) -> int:
@@ -357,17 +391,16 @@ def _make_dataset(
     shuffle: bool = True,
 ) -> Word2VecDataset:
     _check_reiterable(corpus)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be a positive integer; received {batch_size!r}."
+    batch_size = check_integer("batch_size", batch_size)
+    epochs = check_integer("epochs", epochs)
+    seed = check_integer("seed", seed, minimum=0, allow_none=True)
+    shuffle = check_bool("shuffle", shuffle)
+    if shared_negatives and shared_negatives > 1 and batch_size % shared_negatives:
+        raise invalid_argument(
+            "batch_size",
+            batch_size,
+            f"a multiple of shared_negatives={shared_negatives}",
         )
-    if shared_negatives and batch_size % shared_negatives:
-        raise ValueError(
-            f"batch_size must be a multiple of shared_negatives={shared_negatives}; "
-            f"received batch_size={batch_size}."
-        )
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer; received {epochs!r}.")
     stream = _BatchStream(
         corpus,
         vocabulary,
@@ -389,4 +422,6 @@ def _make_dataset(
         )
     kept = float(np.sum(vocabulary.counts * vocabulary.keep_probabilities))
     expected = kept * stream.examples_per_kept_token
-    return Word2VecDataset(stream, max(1, math.ceil(expected / batch_size)))
+    return Word2VecDataset(
+        stream, max(1, math.ceil(expected / batch_size)), epochs=epochs
+    )

@@ -50,7 +50,7 @@ def test_skipgram_pairs_follow_reduced_random_windows():
     corpus = _positional_corpus()
     vocab = Vocabulary.build(corpus, min_count=1, sample=None)
     model = Word2Vec(vocab, embedding_dim=4, window=WINDOW, seed=3)
-    dataset = model.make_dataset(corpus, batch_size=100, epochs=1)
+    dataset = model.make_dataset(corpus, batch_size=104, epochs=1)
     batches = _all_batches(dataset)
     # In skip-gram the context word's vector predicts the centre word
     # (gensim's order): "inputs" are contexts, "targets" are centres.
@@ -81,7 +81,7 @@ def test_skipgram_pairs_follow_reduced_random_windows():
     assert np.all(np.diff(_concatenated(batches, "progress")) >= 0)
     # shuffle=False keeps corpus order, grouped by centre word as gensim
     # trains; the same seed gives the same pairs, only in another order.
-    in_order = model.make_dataset(corpus, batch_size=100, epochs=1, shuffle=False)
+    in_order = model.make_dataset(corpus, batch_size=104, epochs=1, shuffle=False)
     ordered = _all_batches(in_order)
     ordered_centres = order[_concatenated(ordered, "targets")]
     assert np.all(np.diff(ordered_centres) >= 0)
@@ -103,7 +103,7 @@ def test_windows_stay_inside_sentences():
     }
     for mode in ("skipgram", "cbow"):
         model = Word2Vec(vocab, embedding_dim=4, window=WINDOW, mode=mode, seed=0)
-        batches = _all_batches(model.make_dataset(corpus, batch_size=50, epochs=1))
+        batches = _all_batches(model.make_dataset(corpus, batch_size=56, epochs=1))
         targets = _concatenated(batches, "targets")
         inputs = _concatenated(batches, "inputs")
         if mode == "cbow":
@@ -175,7 +175,9 @@ def test_negatives_follow_the_noise_distribution_and_change_every_step():
         for _ in range(500)
     ]
     vocab = Vocabulary.build(corpus, min_count=1, sample=None)
-    model = Word2Vec(vocab, embedding_dim=4, window=2, negative=5, seed=0)
+    model = Word2Vec(
+        vocab, embedding_dim=4, window=2, negative=5, shared_negatives=1, seed=0
+    )
     dataset = model.make_dataset(corpus, batch_size=256, epochs=1)
     negatives = [dataset[index][0]["negatives"] for index in range(20)]
     assert negatives[0].shape == (256, 5)
@@ -218,7 +220,7 @@ def test_one_shot_iterator_is_refused():
     vocab = Vocabulary.build([["a", "b"]] * 3, min_count=1)
     model = Word2Vec(vocab, embedding_dim=4, window=1)
     with pytest.raises(TypeError, match="re-iterable"):
-        model.make_dataset(iter([["a", "b"]] * 3), batch_size=2)
+        model.make_dataset(iter([["a", "b"]] * 3), batch_size=8)
 
 
 def test_alias_table_represents_the_noise_distribution_exactly():

@@ -34,7 +34,7 @@ def _cluster_recall(wv) -> float:
 
 @pytest.mark.parametrize(
     ("mode", "shared"),
-    [("skipgram", None), ("cbow", None), ("skipgram", 8), ("cbow", 8)],
+    [("skipgram", 1), ("cbow", 1), ("skipgram", 8), ("cbow", 8)],
 )
 def test_planted_clusters_are_recovered(mode, shared):
     corpus = _cluster_corpus()
@@ -104,10 +104,10 @@ def _reference_step(w_in, w_out, batch, *, mode, negative, shared, cbow_mean, ra
 @pytest.mark.parametrize(
     ("mode", "shared", "cbow_mean"),
     [
-        ("skipgram", None, True),
+        ("skipgram", 1, True),
         ("skipgram", 4, True),
-        ("cbow", None, True),
-        ("cbow", None, False),
+        ("cbow", 1, True),
+        ("cbow", 1, False),
         ("cbow", 4, True),
     ],
 )
@@ -162,6 +162,21 @@ def test_train_step_matches_numpy_equations(mode, shared, cbow_mean):
     untouched = sorted(set(range(len(vocab))) - touched)
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(model.input_embeddings)[untouched], w_in[untouched]
+    )
+
+
+def test_default_negatives_are_shared_in_skipgram_and_per_example_in_cbow():
+    vocab = Vocabulary.build([["a", "b", "c"]] * 5, min_count=1, sample=None)
+    skipgram = Word2Vec(vocab, embedding_dim=4, window=1)
+    cbow = Word2Vec(vocab, embedding_dim=4, window=1, mode="cbow")
+    assert (skipgram.shared_negatives, cbow.shared_negatives) == (8, 1)
+    assert skipgram.get_config()["shared_negatives"] == 8
+    corpus = [["a", "b", "c"]] * 50
+    spec = skipgram.make_dataset(corpus, epochs=1).batch_spec()
+    assert spec["negatives"][0] == (4096 // 8, 5)
+    assert cbow.make_dataset(corpus, epochs=1).batch_spec()["negatives"][0] == (
+        4096,
+        5,
     )
 
 
@@ -280,3 +295,23 @@ def test_tensorflow_runs_several_steps_per_call_by_default():
     # Every planned step ran (rounded up to whole calls on TensorFlow).
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     assert len(dataset) <= steps < len(dataset) + expected
+
+
+@pytest.mark.tf_only
+def test_tensorflow_feed_has_no_autotune_timer_and_keeps_batch_order():
+    # tf.data's autotune thread wakes at doubling intervals (up to 41 s) and
+    # fit used to wait for its next wake-up after the last step.
+    from keras_dlm._backend import sparse
+
+    corpus = _cluster_corpus(sentences=100)
+    model = Word2Vec(Vocabulary.build(corpus, min_count=1), embedding_dim=4, seed=0)
+    reference = model.make_dataset(corpus, batch_size=16, epochs=1, seed=3)
+    fed = model.make_dataset(corpus, batch_size=16, epochs=1, seed=3)
+    pipeline = sparse.stacked_batch_input(fed, fed.stacked_batches, fed.batch_spec())
+    assert pipeline.options().autotune.enabled is False
+    # The first corpus pass (later ones depend on how negatives were drawn).
+    assert len(fed) > 10
+    for index, batch in enumerate(pipeline.take(10)):
+        expected = reference[index][0]
+        for key in ("inputs", "targets", "progress"):
+            np.testing.assert_array_equal(batch[key].numpy(), expected[key])
