@@ -149,7 +149,7 @@ def _source(module) -> str:
 def test_examples_are_found():
     """The harness sees the examples of the package (not an empty list)."""
     modules = {example.module for example in _EXAMPLES}
-    assert {"keras_dlm.layers.pooling", "keras_dlm.schedules"} <= modules
+    assert {"keras_dlm.layers.argmax_pooling", "keras_dlm.schedules"} <= modules
     kinds = {example.kind for example in _EXAMPLES}
     assert kinds == {"doctest", "code"}
     with_example_heading = [
