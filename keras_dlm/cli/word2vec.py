@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help=(
-            "consecutive examples sharing one draw of noise words; 0 draws them "
-            "per example (default: 8 for skipgram, 0 for cbow, where sharing "
-            "lowered quality in our measurements)"
+            "consecutive examples sharing one draw of noise words; 0 or 1 draws "
+            "them per example (default: Word2Vec's, 8 for skipgram and per "
+            "example for cbow, where sharing lowered quality in our measurements)"
         ),
     )
     parser.add_argument("--seed", type=int, default=None)
@@ -128,14 +128,13 @@ def _check_training_options(args: argparse.Namespace) -> int | None:
     _checked(check_number, "--sample", args.sample, low=0.0, high=1.0)
     _checked(check_integer, "--seed", args.seed, minimum=0, allow_none=True)
     shared = args.shared_negatives
-    if shared is None:
-        shared = 8 if args.mode == "skipgram" else 0
-    _checked(check_integer, "--shared-negatives", shared, minimum=0)
+    _checked(check_integer, "--shared-negatives", shared, minimum=0, allow_none=True)
     _checked(check_path_is_new, "--out", args.out, overwrite=args.overwrite)
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.access(folder, os.W_OK):
         raise CommandLineError(f"--out {args.out}: the folder {folder} is not writable")
-    return shared or None
+    # None leaves the choice to Word2Vec; 0 and 1 both mean per example.
+    return None if shared is None else max(shared, 1)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -161,9 +160,6 @@ def _train(args: argparse.Namespace) -> int:
             else ""
         )
     )
-    batch_size = args.batch_size
-    if shared and batch_size % shared:
-        batch_size += shared - batch_size % shared
     model = Word2Vec(
         vocabulary,
         embedding_dim=args.dim,
@@ -173,6 +169,10 @@ def _train(args: argparse.Namespace) -> int:
         shared_negatives=shared,
         seed=args.seed,
     )
+    # Runs of examples sharing negatives must not straddle batches.
+    batch_size = args.batch_size
+    if batch_size % model.shared_negatives:
+        batch_size += model.shared_negatives - batch_size % model.shared_negatives
     dataset = model.make_dataset(args.corpus, batch_size=batch_size, epochs=args.epochs)
     model.compile()
     model.fit(dataset, epochs=args.epochs, verbose=1 if sys.stdout.isatty() else 2)

@@ -8,13 +8,14 @@ and reads and writes the word2vec C format. ``train`` does it all in one
 call.
 """
 
-from keras_dlm.word2vec._data import Word2VecDataset
+from keras_dlm.word2vec._data import EpochMismatchWarning, Word2VecDataset
 from keras_dlm.word2vec._model import Word2Vec
 from keras_dlm.word2vec._train import train
 from keras_dlm.word2vec._vectors import WordPairsResult, WordVectors
 from keras_dlm.word2vec._vocabulary import Vocabulary
 
 __all__ = [
+    "EpochMismatchWarning",
     "Vocabulary",
     "Word2Vec",
     "Word2VecDataset",

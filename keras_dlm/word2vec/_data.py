@@ -181,7 +181,9 @@ class _BatchStream:
         sentences: list[list[str]] = []
         tokens = 0
         produced = False
-        for sentence in _iter_sentences(self.corpus):
+        for sentence in _iter_sentences(
+            self.corpus, tokenizer=self.vocabulary.tokenizer
+        ):
             sentences.append(sentence)
             tokens += len(sentence)
             if tokens >= self.chunk_tokens:

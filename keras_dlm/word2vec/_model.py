@@ -459,7 +459,11 @@ class Word2Vec(keras.Model):
         """The trained word (input) vectors as `WordVectors` (a copy)."""
         vectors = np.asarray(ops.convert_to_numpy(self.input_embeddings), np.float32)
         return WordVectors(
-            self.vocabulary.words, vectors, counts=self.vocabulary.counts
+            self.vocabulary.words,
+            vectors,
+            counts=self.vocabulary.counts,
+            tokenizer=self.vocabulary.tokenizer,
+            lowercase=self.vocabulary.lowercase,
         )
 
     def get_config(self) -> dict[str, Any]:

@@ -69,6 +69,8 @@ def test_train_recovers_planted_groups_with_tokenizer_and_lowercase(tmp_path):
     # The learning rate decayed over exactly the planned epochs.
     assert model.history.history["learning_rate"][-1] < 0.1 * 0.025
     assert _group_recall(model.wv, vocabulary.lookup_key) > 0.9
+    # model.wv looks words up the way the corpus was read.
+    np.testing.assert_array_equal(model.wv["G0W1"], model.wv["g0w1"])
     # The tokenizer and lowercasing travel with the saved model.
     model.save(tmp_path / "w2v.keras")
     loaded = keras.models.load_model(tmp_path / "w2v.keras")
