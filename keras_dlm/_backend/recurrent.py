@@ -1,4 +1,4 @@
-"""The backend-dependent choice in keras_dlm's LSTM loop."""
+"""Backend-dependent choices of keras_dlm's LSTM, both measured (docs/methods/lstm.md)."""
 
 from __future__ import annotations
 
@@ -15,5 +15,16 @@ def precompute_input_projection() -> bool:
     TensorFlow and JAX compile the loop; there carrying the `4 * units`-wide
     projected inputs and their gradients through it was measured slower than
     the per-step products it saves (2026-12-02, docs/methods/lstm.md).
+    """
+    return backend_name() == "torch"
+
+
+def has_fused_layer_norm() -> bool:
+    """Whether `keras.ops.layer_normalization` is one native kernel.
+
+    On PyTorch it calls `torch.nn.functional.layer_norm` (one kernel forward,
+    one backward). On TensorFlow and JAX it is a graph of reductions whose
+    automatic gradient is costly inside a loop; keras_dlm's LSTM then uses its
+    own normalization with a closed-form gradient.
     """
     return backend_name() == "torch"

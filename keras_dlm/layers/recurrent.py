@@ -15,7 +15,10 @@ from typing import Any
 import keras
 from keras import initializers, ops
 
-from keras_dlm._backend.recurrent import precompute_input_projection
+from keras_dlm._backend.recurrent import (
+    has_fused_layer_norm,
+    precompute_input_projection,
+)
 from keras_dlm._checks import check_bool, check_choice, check_integer, check_number
 
 _PEEPHOLES = (
@@ -198,9 +201,13 @@ class _LSTMCellBase(keras.layers.LSTMCell):
                 setattr(self, name, weight)
 
     def _normalize(self, values: Any, prefix: str) -> Any:
-        return _standardize(values, self.norm_epsilon) * getattr(
-            self, f"{prefix}_gamma"
-        ) + getattr(self, f"{prefix}_beta")
+        gamma = getattr(self, f"{prefix}_gamma")
+        beta = getattr(self, f"{prefix}_beta")
+        if has_fused_layer_norm():
+            return ops.layer_normalization(
+                values, gamma, beta, epsilon=self.norm_epsilon
+            )
+        return _standardize(values, self.norm_epsilon) * gamma + beta
 
     def _project_inputs(self, inputs: Any, dropout_mask: Any) -> Any:
         """The input half of the gate pre-activations, bias included."""
