@@ -5,7 +5,7 @@ KERAS_BACKEND set) it times `train_on_batch` of small models that differ only
 in the layer under test, and reports candidate / reference ratios:
 
 - `keras_dlm.layers.LSTM` with options off, `peephole=True` and
-  `layer_norm=True` against `keras.layers.LSTM` (units 128, sequence 50,
+  `layer_norm=True` against `keras.layers.LSTM` (units 64, sequence 50,
   batch 64, 32 features); goals 1.2x off, 1.5x on.
 - `GhostBatchNormalization(virtual_batch_size=32)` against
   `BatchNormalization` (Dense 256 -> norm -> Dense 10, batch 512); goal 1.3x.
@@ -13,11 +13,13 @@ in the layer under test, and reports candidate / reference ratios:
   Dense 10 on 32x32x16 images, batch 64; the argmax is consumed so that no
   compiler can drop it); goal 2x.
 
-Reference and candidate steps alternate within each repeat, and each figure
-is the median over repeats of the per-repeat time (or ratio), so that a noisy
-shared machine affects both sides alike. Usage:
+Reference and candidate steps alternate one by one, and each figure is the
+median over all pairs of the step time (or of the candidate / reference
+ratio of a pair), so that a noisy shared machine affects both sides alike.
+Usage:
 
     python benchmarks/layers.py [--quick] [--backends tensorflow jax torch]
+        [--only LSTM]
 
 Writes benchmarks/results/layers.json.
 """
@@ -62,17 +64,17 @@ def _models():
     seq_y = rng.normal(size=(64, 1)).astype("float32")
     yield (
         "LSTM (options off)",
-        lstm_model(keras.layers.LSTM(128)),
-        lstm_model(layers.LSTM(128)),
+        lstm_model(keras.layers.LSTM(64)),
+        lstm_model(layers.LSTM(64)),
         seq_x,
         seq_y,
     )
-    reference = lstm_model(keras.layers.LSTM(128))
+    reference = lstm_model(keras.layers.LSTM(64))
     for option in ("peephole", "layer_norm"):
         yield (
             f"LSTM ({option})",
             reference,
-            lstm_model(layers.LSTM(128, **{option: True})),
+            lstm_model(layers.LSTM(64, **{option: True})),
             seq_x,
             seq_y,
         )
@@ -111,22 +113,23 @@ def _models():
     )
 
 
-def _worker(repeats: int, steps: int) -> list[dict]:
+def _worker(repeats: int, steps: int, only: str | None) -> list[dict]:
     import keras
 
     results = []
     for name, reference, candidate, x, y in _models():
+        if only is not None and only not in name:
+            continue
         for model in (reference, candidate):
             model.compile(optimizer="adam", loss="mse")
             for _ in range(2):  # trace / compile, then one warm step
                 model.train_on_batch(x, y)
         times = {"reference": [], "candidate": []}
-        for _ in range(repeats):
+        for _ in range(repeats * steps):
             for role, model in (("reference", reference), ("candidate", candidate)):
                 start = time.perf_counter()
-                for _ in range(steps):
-                    model.train_on_batch(x, y)
-                times[role].append((time.perf_counter() - start) / steps)
+                model.train_on_batch(x, y)
+                times[role].append(time.perf_counter() - start)
         ratios = [
             c / r for c, r in zip(times["candidate"], times["reference"], strict=True)
         ]
@@ -154,13 +157,16 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument(
+        "--only", default=None, help="run the benchmarks whose name contains this"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
     steps = args.steps or (3 if args.quick else 10)
 
     if args.worker:
-        print(json.dumps(_worker(repeats, steps)))
+        print(json.dumps(_worker(repeats, steps, args.only)))
         return 0
 
     rows, failed = [], []
@@ -175,6 +181,7 @@ def main(argv: list[str]) -> int:
                 str(repeats),
                 "--steps",
                 str(steps),
+                *(["--only", args.only] if args.only else []),
             ],
             env=env,
             capture_output=True,

@@ -7,7 +7,30 @@ from typing import Any
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
-from keras_dlm.layers._validation import check_positive_int, check_rate
+from keras_dlm._checks import (
+    check_bool,
+    check_integer,
+    check_number,
+    invalid_argument,
+)
+
+
+def _check_rate(rate: Any) -> float:
+    return check_number("rate", rate, low=0.0, high=1.0, high_inclusive=False)
+
+
+def _check_noise_shape(noise_shape: Any) -> tuple[int | None, ...] | None:
+    if noise_shape is None:
+        return None
+    expected = "None or a tuple of positive integers or None"
+    if not isinstance(noise_shape, (tuple, list)):
+        raise invalid_argument("noise_shape", noise_shape, expected, error=TypeError)
+    for size in noise_shape:
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or size < 1
+        ):
+            raise invalid_argument("noise_shape", noise_shape, expected)
+    return tuple(noise_shape)
 
 
 @keras.saving.register_keras_serializable(package="keras_dlm")
@@ -29,7 +52,9 @@ class MCDropout(keras.layers.Dropout):
         rate: fraction of the input units to drop, in `[0, 1)`.
         noise_shape: shape of the binary mask broadcast against the input, e.g.
             `(batch_size, 1, features)` to drop the same features at every
-            step; `None` entries take the input's size.
+            step; `None` entries take the input's size. It must have the
+            input's rank, each size 1, `None` or the input's (else a
+            `ValueError` when the layer is called).
         seed: integer seed of the layer's `keras.random.SeedGenerator`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
@@ -60,11 +85,29 @@ class MCDropout(keras.layers.Dropout):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        check_rate("MCDropout", "rate", rate)
+        rate = _check_rate(rate)
+        noise_shape = _check_noise_shape(noise_shape)
+        seed = check_integer("seed", seed, minimum=0, allow_none=True)
         super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
+
+    def _check_noise_shape_fits(self, input_shape: tuple[int | None, ...]) -> None:
+        # Named here instead of failing inside the backend's random kernel.
+        fits = len(self.noise_shape) == len(input_shape) and all(
+            noise in (None, 1) or size is None or noise == size
+            for noise, size in zip(self.noise_shape, input_shape, strict=True)
+        )
+        if not fits:
+            raise invalid_argument(
+                "noise_shape",
+                self.noise_shape,
+                f"broadcastable to the input shape {tuple(input_shape)} (same "
+                "rank; each size 1, None or the input's)",
+            )
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         del training
+        if self.noise_shape is not None:
+            self._check_noise_shape_fits(tuple(inputs.shape))
         if self.rate == 0:
             return inputs
         return keras.random.dropout(
@@ -135,8 +178,10 @@ class DropConnectDense(keras.layers.Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        check_positive_int("DropConnectDense", "units", units)
-        check_rate("DropConnectDense", "rate", rate)
+        units = check_integer("units", units)
+        rate = _check_rate(rate)
+        use_bias = check_bool("use_bias", use_bias)
+        seed = check_integer("seed", seed, minimum=0, allow_none=True)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = units
         self.rate = float(rate)

@@ -7,7 +7,12 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_dlm.layers._validation import check_positive_int
+from keras_dlm._checks import (
+    check_bool,
+    check_integer,
+    check_number,
+    invalid_argument,
+)
 
 _UNSUPPORTED = ("renorm", "synchronized")
 
@@ -46,8 +51,8 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
         virtual_batch_size: positive integer, the number of examples per ghost
             batch.
         axis: the features axis (not the batch axis).
-        momentum: momentum of the moving averages.
-        epsilon: small float added to the variance.
+        momentum: momentum of the moving averages, in `[0, 1]`.
+        epsilon: positive float added to the variance.
         center: whether to add the learned offset `beta`.
         scale: whether to multiply by the learned `gamma`.
         beta_initializer: initializer of `beta`.
@@ -101,13 +106,20 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
         gamma_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        name = type(self).__name__
-        check_positive_int(name, "virtual_batch_size", virtual_batch_size)
+        virtual_batch_size = check_integer("virtual_batch_size", virtual_batch_size)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise invalid_argument("axis", axis, "an integer", error=TypeError)
+        # momentum 1 keeps the moving statistics fixed; above 1 they diverge.
+        momentum = check_number("momentum", momentum, low=0.0, high=1.0)
+        epsilon = check_number("epsilon", epsilon, low=0.0, low_inclusive=False)
+        center = check_bool("center", center)
+        scale = check_bool("scale", scale)
         for option in _UNSUPPORTED:
             if kwargs.get(option):
-                raise ValueError(
-                    f"{name} does not support `{option}`; received "
-                    f"{option}={kwargs[option]!r}."
+                raise invalid_argument(
+                    option,
+                    kwargs[option],
+                    f"False ({type(self).__name__} does not support it)",
                 )
         super().__init__(
             axis=axis,
@@ -136,9 +148,10 @@ class GhostBatchNormalization(keras.layers.BatchNormalization):
                 f"input_shape={tuple(input_shape)}."
             )
         if not -rank <= self.axis < rank or self.axis % rank == 0:
-            raise ValueError(
-                f"{name}: `axis` must name a non-batch axis of the input; "
-                f"received axis={self.axis} for input_shape={tuple(input_shape)}."
+            raise invalid_argument(
+                "axis",
+                self.axis,
+                f"a non-batch axis of inputs of shape {tuple(input_shape)}",
             )
         super().build(input_shape)
 

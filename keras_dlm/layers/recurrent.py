@@ -1,10 +1,11 @@
-"""LSTM variants that Keras 3 lacks: peephole and layer-normalized cells.
+"""LSTM variants that Keras 3 lacks: peephole, layer-normalized and projected cells.
 
-Both cells subclass `keras.layers.LSTMCell`, so they keep its weights (`kernel`,
+The cells subclass `keras.layers.LSTMCell`, so they keep its weights (`kernel`,
 `recurrent_kernel`, `bias`, gates in the order input, forget, cell, output),
 its `unit_forget_bias`, its dropout masks (one per sequence, shared by all
 steps) and its configuration, and they work inside `keras.layers.RNN` with
 masking, `return_sequences`, `return_state`, `go_backwards` and `stateful`.
+They implement the step themselves (not through Keras's private hooks).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from typing import Any
 import keras
 from keras import initializers, ops
 
-from keras_dlm.layers._validation import check_positive_int, check_rate
+from keras_dlm._backend.recurrent import (
+    has_fused_layer_norm,
+    precompute_input_projection,
+)
+from keras_dlm._checks import check_bool, check_choice, check_integer, check_number
 
 _PEEPHOLES = (
     "input_gate_peephole_weights",
@@ -41,29 +46,232 @@ _CELL_ARGUMENTS = (
     "seed",
     "implementation",
 )
+_RNN_FLAGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
 
 
-def _check_cell_arguments(layer: str, units: Any, kwargs: dict[str, Any]) -> None:
-    check_positive_int(layer, "units", units)
+def _check_cell_arguments(units: Any, kwargs: dict[str, Any]) -> int:
+    """Checks the LSTMCell arguments in `kwargs` (in place) and returns `units`."""
     for name in ("dropout", "recurrent_dropout"):
         if name in kwargs:
-            check_rate(layer, name, kwargs[name])
-
-
-def _add_peepholes(cell: keras.layers.LSTMCell) -> None:
-    # tf.keras's PeepholeLSTMCell drew the peepholes from the kernel initializer.
-    for name in _PEEPHOLES:
-        setattr(
-            cell,
-            name,
-            cell.add_weight(
-                shape=(cell.units,), name=name, initializer=cell.kernel_initializer
-            ),
+            kwargs[name] = check_number(
+                name, kwargs[name], low=0.0, high=1.0, high_inclusive=False
+            )
+    for name in ("use_bias", "unit_forget_bias"):
+        if name in kwargs:
+            kwargs[name] = check_bool(name, kwargs[name])
+    if "implementation" in kwargs:
+        check_choice("implementation", kwargs["implementation"], (1, 2))
+    if "seed" in kwargs:
+        kwargs["seed"] = check_integer(
+            "seed", kwargs["seed"], minimum=0, allow_none=True
         )
+    return check_integer("units", units)
+
+
+def _matmul_masked(values: Any, mask: Any, kernel: Any) -> Any:
+    """`values @ kernel`, the values dropped by one mask or by one mask per gate."""
+    if mask is None:
+        return ops.matmul(values, kernel)
+    if isinstance(mask, (list, tuple)):
+        kernels = ops.split(kernel, len(mask), axis=-1)
+        return ops.concatenate(
+            [ops.matmul(values * m, k) for m, k in zip(mask, kernels, strict=True)],
+            axis=-1,
+        )
+    return ops.matmul(values * mask, kernel)
+
+
+def _standardize(values: Any, epsilon: float) -> Any:
+    """`(v - mean(v)) / sqrt(var(v) + epsilon)` over the last axis.
+
+    Its gradient is written in closed form,
+    `dv = inv * (g - mean(g) - n * mean(g * n))` for the normalized `n` and the
+    incoming gradient `g`: automatic differentiation of the mean and
+    variance graph costs several more reductions per normalization in the
+    backward pass, which dominated the layer-norm LSTM's train step.
+    Statistics are computed in float32 (or wider) under mixed precision.
+    """
+    dtype = values.dtype
+
+    @ops.custom_gradient
+    def standardize(x: Any) -> Any:
+        centered = x - ops.mean(x, axis=-1, keepdims=True)
+        inv = ops.rsqrt(
+            ops.mean(ops.square(centered), axis=-1, keepdims=True) + epsilon
+        )
+        normalized = centered * inv
+
+        def grad(*args: Any, upstream: Any = None) -> Any:
+            if upstream is None:  # TensorFlow and JAX pass it positionally
+                (upstream,) = args
+            return inv * (
+                upstream
+                - ops.mean(upstream, axis=-1, keepdims=True)
+                - normalized * ops.mean(upstream * normalized, axis=-1, keepdims=True)
+            )
+
+        return normalized, grad
+
+    wide = keras.backend.result_type(dtype, "float32")
+    return ops.cast(standardize(ops.cast(values, wide)), dtype)
+
+
+class _LSTMCellBase(keras.layers.LSTMCell):
+    """The step of keras_dlm's cells: optional peepholes, layer norm, projection.
+
+    Subclasses switch the variants on with the class attributes `_peephole`
+    and `_layer_norm`. The input half of the step, `_project_inputs`, does not
+    depend on the state, so `keras_dlm.layers.LSTM` computes it for the whole
+    sequence at once and runs the recurrence on its result.
+    """
+
+    _peephole = False
+    _layer_norm = False
+
+    def __init__(
+        self, units: int, projection_units: int | None = None, **kwargs: Any
+    ) -> None:
+        units = _check_cell_arguments(units, kwargs)
+        projection_units = check_integer(
+            "projection_units", projection_units, allow_none=True
+        )
+        super().__init__(units, **kwargs)
+        self.projection_units = projection_units
+        if projection_units is not None:
+            self.state_size = [projection_units, units]
+            self.output_size = projection_units
+        # Set by keras_dlm.layers.LSTM while its loop feeds `_project_inputs`.
+        self._inputs_projected = False
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        # Not LSTMCell.build: with a projection the recurrent kernel reads
+        # the projected state, so its first dimension is `projection_units`.
+        super(keras.layers.LSTMCell, self).build(input_shape)
+        units = self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 4 * units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.projection_units or units, 4 * units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            bias_initializer = self.bias_initializer
+            if self.unit_forget_bias:
+
+                def bias_initializer(_: Any, *args: Any, **kwargs: Any) -> Any:
+                    return ops.concatenate(
+                        [
+                            self.bias_initializer((units,), *args, **kwargs),
+                            initializers.get("ones")((units,), *args, **kwargs),
+                            self.bias_initializer((2 * units,), *args, **kwargs),
+                        ]
+                    )
+
+            self.bias = self.add_weight(
+                shape=(4 * units,),
+                name="bias",
+                initializer=bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self._build_variant_weights()
+        if self.projection_units is not None:
+            self.projection_kernel = self.add_weight(
+                shape=(units, self.projection_units),
+                name="projection_kernel",
+                initializer=self.kernel_initializer,
+            )
+
+    def _build_variant_weights(self) -> None:
+        if self._peephole:
+            # tf.keras's PeepholeLSTMCell drew them from the kernel initializer.
+            for name in _PEEPHOLES:
+                weight = self.add_weight(
+                    shape=(self.units,), name=name, initializer=self.kernel_initializer
+                )
+                setattr(self, name, weight)
+
+    def _normalize(self, values: Any, prefix: str) -> Any:
+        gamma = getattr(self, f"{prefix}_gamma")
+        beta = getattr(self, f"{prefix}_beta")
+        if has_fused_layer_norm():
+            return ops.layer_normalization(
+                values, gamma, beta, epsilon=self.norm_epsilon
+            )
+        return _standardize(values, self.norm_epsilon) * gamma + beta
+
+    def _project_inputs(self, inputs: Any, dropout_mask: Any) -> Any:
+        """The input half of the gate pre-activations, bias included."""
+        z = _matmul_masked(inputs, dropout_mask, self.kernel)
+        if self._layer_norm:
+            z = self._normalize(z, "kernel_norm")
+        if self.use_bias:
+            z = z + self.bias
+        return z
+
+    def _input_dropout_mask(self, inputs: Any, training: bool) -> Any:
+        if training and 0.0 < self.dropout < 1.0:
+            return self.get_dropout_mask(inputs)
+        return None
+
+    def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
+        h_tm1, c_tm1 = states[0], states[1]
+        if self._inputs_projected:
+            z = inputs
+        else:
+            expected = self.kernel.shape[0]
+            if inputs.shape[-1] is not None and inputs.shape[-1] != expected:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}' was built for inputs "
+                    f"with {expected} features; received inputs of shape "
+                    f"{tuple(inputs.shape)}."
+                )
+            z = self._project_inputs(inputs, self._input_dropout_mask(inputs, training))
+        recurrent_mask = None
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            recurrent_mask = self.get_recurrent_dropout_mask(h_tm1)
+        recurrent = _matmul_masked(h_tm1, recurrent_mask, self.recurrent_kernel)
+        if self._layer_norm:
+            recurrent = self._normalize(recurrent, "recurrent_norm")
+        z = z + recurrent
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        if self._peephole:
+            z_i = z_i + self.input_gate_peephole_weights * c_tm1
+            z_f = z_f + self.forget_gate_peephole_weights * c_tm1
+        c = self.recurrent_activation(z_f) * c_tm1 + self.recurrent_activation(
+            z_i
+        ) * self.activation(z_c)
+        if self._layer_norm:
+            c = self._normalize(c, "state_norm")
+        if self._peephole:
+            z_o = z_o + self.output_gate_peephole_weights * c
+        h = self.recurrent_activation(z_o) * self.activation(c)
+        if self.projection_units is not None:
+            h = ops.matmul(h, self.projection_kernel)
+        return h, [h, c]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["projection_units"] = self.projection_units
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_dlm")
-class PeepholeLSTMCell(keras.layers.LSTMCell):
+class _ProjectedLSTMCell(_LSTMCellBase):
+    """Plain LSTM cell with a projection, behind `LSTM(projection_units=...)`."""
+
+
+@keras.saving.register_keras_serializable(package="keras_dlm")
+class PeepholeLSTMCell(_LSTMCellBase):
     """LSTM cell with peephole connections from the cell state to the gates.
 
     Gers & Schmidhuber (2000) let the gates see the cell state, which helps
@@ -85,7 +293,12 @@ class PeepholeLSTMCell(keras.layers.LSTMCell):
     `keras.layers.LSTMCell`.
 
     Args:
-        units: positive integer, the size of the hidden and cell states.
+        units: positive integer, the size of the cell state (and of the
+            hidden state without a projection).
+        projection_units: optional positive integer: project the hidden state
+            to this size, `h[t] = (o * tanh(c[t])) P` (Sak et al., 2014;
+            PyTorch's `proj_size`), with `P` the `(units, projection_units)`
+            weight `projection_kernel`.
         **kwargs: every argument of `keras.layers.LSTMCell` (`activation`,
             `recurrent_activation`, `use_bias`, initializers, regularizers,
             constraints, `unit_forget_bias`, `dropout`, `recurrent_dropout`,
@@ -93,10 +306,11 @@ class PeepholeLSTMCell(keras.layers.LSTMCell):
 
     Call arguments:
         inputs: a 2D tensor `(batch, features)`.
-        states: the list `[h, c]` of two `(batch, units)` tensors.
+        states: the list `[h, c]` of the `(batch, projection_units or units)`
+            hidden state and the `(batch, units)` cell state.
         training: whether to apply dropout.
 
-    Output:
+    Returns:
         `(h, [h, c])`, the output and the new states.
 
     Example:
@@ -109,44 +323,11 @@ class PeepholeLSTMCell(keras.layers.LSTMCell):
     (2, 5, 4)
     """
 
-    def __init__(self, units: int, **kwargs: Any) -> None:
-        _check_cell_arguments(type(self).__name__, units, kwargs)
-        super().__init__(units, **kwargs)
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        super().build(input_shape)
-        _add_peepholes(self)
-
-    def _compute_carry_and_output(self, x: Any, h_tm1: Any, c_tm1: Any) -> Any:
-        # Split-kernel path, used with recurrent dropout (one mask per gate).
-        x_i, x_f, x_c, x_o = x
-        h_i, h_f, h_c, h_o = h_tm1
-        kernel_i, kernel_f, kernel_c, kernel_o = ops.split(
-            self.recurrent_kernel, 4, axis=1
-        )
-        i = self.recurrent_activation(
-            x_i + ops.matmul(h_i, kernel_i) + self.input_gate_peephole_weights * c_tm1
-        )
-        f = self.recurrent_activation(
-            x_f + ops.matmul(h_f, kernel_f) + self.forget_gate_peephole_weights * c_tm1
-        )
-        c = f * c_tm1 + i * self.activation(x_c + ops.matmul(h_c, kernel_c))
-        o = self.recurrent_activation(
-            x_o + ops.matmul(h_o, kernel_o) + self.output_gate_peephole_weights * c
-        )
-        return c, o
-
-    def _compute_carry_and_output_fused(self, z: Any, c_tm1: Any) -> Any:
-        z_i, z_f, z_c, z_o = z
-        i = self.recurrent_activation(z_i + self.input_gate_peephole_weights * c_tm1)
-        f = self.recurrent_activation(z_f + self.forget_gate_peephole_weights * c_tm1)
-        c = f * c_tm1 + i * self.activation(z_c)
-        o = self.recurrent_activation(z_o + self.output_gate_peephole_weights * c)
-        return c, o
+    _peephole = True
 
 
 @keras.saving.register_keras_serializable(package="keras_dlm")
-class LayerNormLSTMCell(keras.layers.LSTMCell):
+class LayerNormLSTMCell(_LSTMCellBase):
     """LSTM cell with layer normalization, as TensorFlow Addons' cell had it.
 
     Layer normalization (Ba et al., 2016) of the input and recurrent
@@ -168,19 +349,22 @@ class LayerNormLSTMCell(keras.layers.LSTMCell):
     precision.
 
     Args:
-        units: positive integer, the size of the hidden and cell states.
+        units: positive integer, the size of the cell state (and of the
+            hidden state without a projection).
         norm_gamma_initializer: initializer of the three `gamma` vectors.
         norm_beta_initializer: initializer of the three `beta` vectors.
-        norm_epsilon: small float added to the variances.
+        norm_epsilon: positive float added to the variances.
+        projection_units: optional positive integer: project the hidden state
+            to this size, `h[t] = (o * tanh(c[t])) P` (Sak et al., 2014).
         **kwargs: every argument of `keras.layers.LSTMCell` and the base layer
             arguments.
 
     Call arguments:
         inputs: a 2D tensor `(batch, features)`.
-        states: the list `[h, c]` of two `(batch, units)` tensors.
+        states: the list `[h, c]` of the hidden and cell states.
         training: whether to apply dropout.
 
-    Output:
+    Returns:
         `(h, [h, c])`, the output and the new states.
 
     Example:
@@ -193,101 +377,44 @@ class LayerNormLSTMCell(keras.layers.LSTMCell):
     (2, 4)
     """
 
+    _layer_norm = True
+
     def __init__(
         self,
         units: int,
         norm_gamma_initializer: Any = "ones",
         norm_beta_initializer: Any = "zeros",
         norm_epsilon: float = 1e-3,
+        projection_units: int | None = None,
         **kwargs: Any,
     ) -> None:
-        name = type(self).__name__
-        _check_cell_arguments(name, units, kwargs)
-        if not isinstance(norm_epsilon, (int, float)) or norm_epsilon <= 0:
-            raise ValueError(
-                f"{name}: `norm_epsilon` must be a positive float; received "
-                f"norm_epsilon={norm_epsilon!r}."
-            )
-        super().__init__(units, **kwargs)
+        norm_epsilon = check_number(
+            "norm_epsilon", norm_epsilon, low=0.0, low_inclusive=False
+        )
+        super().__init__(units, projection_units=projection_units, **kwargs)
         # One mask for the input and one for the state (not one per gate).
         self.implementation = 2
         self.dropout_mask_count = None
         self.norm_gamma_initializer = initializers.get(norm_gamma_initializer)
         self.norm_beta_initializer = initializers.get(norm_beta_initializer)
-        self.norm_epsilon = float(norm_epsilon)
+        self.norm_epsilon = norm_epsilon
 
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        super().build(input_shape)
+    def _build_variant_weights(self) -> None:
         for prefix, size in (
             ("kernel_norm", 4 * self.units),
             ("recurrent_norm", 4 * self.units),
             ("state_norm", self.units),
         ):
-            setattr(
-                self,
-                f"{prefix}_gamma",
-                self.add_weight(
-                    shape=(size,),
-                    name=f"{prefix}_gamma",
-                    initializer=self.norm_gamma_initializer,
-                ),
-            )
-            setattr(
-                self,
-                f"{prefix}_beta",
-                self.add_weight(
-                    shape=(size,),
-                    name=f"{prefix}_beta",
-                    initializer=self.norm_beta_initializer,
-                ),
-            )
-
-    def _normalize(self, values: Any, gamma: Any, beta: Any) -> Any:
-        dtype = values.dtype
-        wide = keras.backend.result_type(dtype, "float32")
-        values = ops.cast(values, wide)
-        mean, variance = ops.moments(values, axes=[-1], keepdims=True)
-        normalized = (values - mean) * ops.rsqrt(variance + self.norm_epsilon)
-        normalized = normalized * ops.cast(gamma, wide) + ops.cast(beta, wide)
-        return ops.cast(normalized, dtype)
-
-    def _peep_input_forget(self, z_i: Any, z_f: Any, c_tm1: Any) -> tuple[Any, Any]:
-        del c_tm1
-        return z_i, z_f
-
-    def _peep_output(self, z_o: Any, c: Any) -> Any:
-        del c
-        return z_o
-
-    def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
-        h_tm1, c_tm1 = states[0], states[1]
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        z = self._normalize(
-            ops.matmul(inputs, self.kernel),
-            self.kernel_norm_gamma,
-            self.kernel_norm_beta,
-        ) + self._normalize(
-            ops.matmul(h_tm1, self.recurrent_kernel),
-            self.recurrent_norm_gamma,
-            self.recurrent_norm_beta,
-        )
-        if self.use_bias:
-            z = z + self.bias
-        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        z_i, z_f = self._peep_input_forget(z_i, z_f, c_tm1)
-        i = self.recurrent_activation(z_i)
-        f = self.recurrent_activation(z_f)
-        c = self._normalize(
-            f * c_tm1 + i * self.activation(z_c),
-            self.state_norm_gamma,
-            self.state_norm_beta,
-        )
-        o = self.recurrent_activation(self._peep_output(z_o, c))
-        h = o * self.activation(c)
-        return h, [h, c]
+            for part, initializer in (
+                ("gamma", self.norm_gamma_initializer),
+                ("beta", self.norm_beta_initializer),
+            ):
+                name = f"{prefix}_{part}"
+                weight = self.add_weight(
+                    shape=(size,), name=name, initializer=initializer
+                )
+                setattr(self, name, weight)
+        super()._build_variant_weights()
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -314,38 +441,36 @@ class _LayerNormPeepholeLSTMCell(LayerNormLSTMCell):
     output gate.
     """
 
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        super().build(input_shape)
-        _add_peepholes(self)
-
-    def _peep_input_forget(self, z_i: Any, z_f: Any, c_tm1: Any) -> tuple[Any, Any]:
-        return (
-            z_i + self.input_gate_peephole_weights * c_tm1,
-            z_f + self.forget_gate_peephole_weights * c_tm1,
-        )
-
-    def _peep_output(self, z_o: Any, c: Any) -> Any:
-        return z_o + self.output_gate_peephole_weights * c
+    _peephole = True
 
 
 @keras.saving.register_keras_serializable(package="keras_dlm")
 class LSTM(keras.layers.LSTM):
-    """`keras.layers.LSTM` with optional peephole connections and layer norm.
+    """`keras.layers.LSTM` with optional peepholes, layer norm and projection.
 
-    With both options off it *is* `keras.layers.LSTM` (same cell, same fast
+    With every option off it *is* `keras.layers.LSTM` (same cell, same fast
     paths such as cuDNN, same weights), so weights move freely between the
     two. `peephole=True` uses `PeepholeLSTMCell`, `layer_norm=True` uses
     `LayerNormLSTMCell`, and both together a layer-normalized cell whose
-    peepholes look at the normalized cell state. Those variants always run
-    Keras's generic RNN loop (no cuDNN kernel exists for them).
+    peepholes look at the normalized cell state. `projection_units=p` adds
+    the projection of the LSTMP (Sak et al., 2014), PyTorch's
+    `nn.LSTM(proj_size=p)`: the hidden state `h[t] = (o * tanh(c[t])) P` is
+    `p` wide, and so are the outputs and the recurrent kernel's input; it
+    combines with the other options. The variants run Keras's generic RNN
+    loop (no cuDNN kernel exists for them); the input half of every step,
+    including its layer normalization, is computed for the whole sequence
+    before the loop.
 
     Args:
-        units: positive integer, the size of the hidden and cell states.
+        units: positive integer, the size of the cell state (and of the
+            hidden state and outputs without a projection).
         peephole: whether to add peephole connections.
         layer_norm: whether to layer-normalize the pre-activations and the
             cell state.
-        norm_epsilon: epsilon of the layer normalizations (with
+        norm_epsilon: positive epsilon of the layer normalizations (with
             `layer_norm=True`).
+        projection_units: optional positive integer, the size of the
+            projected hidden state.
         **lstm_kwargs: every argument of `keras.layers.LSTM` (`activation`,
             `dropout`, `recurrent_dropout`, `return_sequences`,
             `return_state`, `go_backwards`, `stateful`, `unroll`,
@@ -357,10 +482,11 @@ class LSTM(keras.layers.LSTM):
         mask: optional boolean `(batch, timesteps)` tensor.
         training: whether to apply dropout.
 
-    Output:
+    Returns:
         As `keras.layers.LSTM`: the last output `(batch, units)` or the
-        sequence `(batch, timesteps, units)`, followed by the final `h` and
-        `c` when `return_state=True`.
+        sequence `(batch, timesteps, units)` (`projection_units` wide with a
+        projection), followed by the final `h` and `c` when
+        `return_state=True`.
 
     Example:
 
@@ -370,6 +496,8 @@ class LSTM(keras.layers.LSTM):
     >>> layer = LSTM(8, peephole=True, layer_norm=True, return_sequences=True)
     >>> tuple(layer(np.ones((2, 6, 3), dtype="float32")).shape)
     (2, 6, 8)
+    >>> tuple(LSTM(8, projection_units=3)(np.ones((2, 6, 3), "float32")).shape)
+    (2, 3)
     """
 
     def __init__(
@@ -379,18 +507,33 @@ class LSTM(keras.layers.LSTM):
         peephole: bool = False,
         layer_norm: bool = False,
         norm_epsilon: float = 1e-3,
+        projection_units: int | None = None,
         **lstm_kwargs: Any,
     ) -> None:
-        _check_cell_arguments("LSTM", units, lstm_kwargs)
-        if not (peephole or layer_norm):
-            super().__init__(units, **lstm_kwargs)
+        units = _check_cell_arguments(units, lstm_kwargs)
+        peephole = check_bool("peephole", peephole)
+        layer_norm = check_bool("layer_norm", layer_norm)
+        norm_epsilon = check_number(
+            "norm_epsilon", norm_epsilon, low=0.0, low_inclusive=False
+        )
+        projection_units = check_integer(
+            "projection_units", projection_units, allow_none=True
+        )
+        for name in _RNN_FLAGS:
+            if name in lstm_kwargs:
+                lstm_kwargs[name] = check_bool(name, lstm_kwargs[name])
+        use_cudnn = check_choice(
+            "use_cudnn", lstm_kwargs.pop("use_cudnn", "auto"), ("auto", True, False)
+        )
+        if not (peephole or layer_norm or projection_units):
+            super().__init__(units, use_cudnn=use_cudnn, **lstm_kwargs)
         else:
-            use_cudnn = lstm_kwargs.pop("use_cudnn", "auto")
             if use_cudnn is True:
                 raise ValueError(
-                    "LSTM: use_cudnn=True is not possible with peephole=True or "
-                    "layer_norm=True (cuDNN has no such kernel); received "
-                    f"peephole={peephole}, layer_norm={layer_norm}."
+                    "Argument `use_cudnn` must be 'auto' or False with peephole, "
+                    "layer_norm or projection_units (cuDNN has no such kernel). "
+                    f"Received: use_cudnn=True with peephole={peephole}, "
+                    f"layer_norm={layer_norm}, projection_units={projection_units}"
                 )
             cell_kwargs = {
                 name: lstm_kwargs.pop(name)
@@ -403,9 +546,10 @@ class LSTM(keras.layers.LSTM):
                 )
                 cell_kwargs["norm_epsilon"] = norm_epsilon
             else:
-                cell_class = PeepholeLSTMCell
+                cell_class = PeepholeLSTMCell if peephole else _ProjectedLSTMCell
             cell = cell_class(
                 units,
+                projection_units=projection_units,
                 dtype=lstm_kwargs.get("dtype"),
                 trainable=lstm_kwargs.get("trainable", True),
                 name="lstm_cell",
@@ -415,9 +559,49 @@ class LSTM(keras.layers.LSTM):
             keras.layers.RNN.__init__(self, cell, **lstm_kwargs)
             self.input_spec = keras.layers.InputSpec(ndim=3)
             self.use_cudnn = False
-        self.peephole = bool(peephole)
-        self.layer_norm = bool(layer_norm)
-        self.norm_epsilon = float(norm_epsilon)
+        self.peephole = peephole
+        self.layer_norm = layer_norm
+        self.norm_epsilon = norm_epsilon
+        self.projection_units = projection_units
+
+    def build(
+        self,
+        sequences_shape: tuple[int | None, ...],
+        initial_state_shape: Any = None,
+    ) -> None:
+        super().build(sequences_shape, initial_state_shape)
+        # A later call with another feature size then fails with Keras's
+        # clear input-spec error instead of a backend's matmul error.
+        if len(sequences_shape) == 3 and sequences_shape[-1] is not None:
+            self.input_spec = keras.layers.InputSpec(
+                ndim=3, axes={-1: sequences_shape[-1]}
+            )
+
+    def inner_loop(
+        self, sequences: Any, initial_state: Any, mask: Any, training: bool = False
+    ) -> Any:
+        cell = self.cell
+        if not isinstance(cell, _LSTMCellBase):
+            return super().inner_loop(sequences, initial_state, mask, training)
+        if not precompute_input_projection():
+            return keras.layers.RNN.inner_loop(
+                self, sequences, initial_state, mask, training=training
+            )
+        # The input half of every step at once (one large matmul and layer
+        # norm instead of one per step); the dropout mask is one per sequence.
+        dropout_mask = cell._input_dropout_mask(sequences[:, 0, :], training)
+        if dropout_mask is not None:
+            dropout_mask = keras.tree.map_structure(
+                lambda m: ops.expand_dims(m, 1), dropout_mask
+            )
+        projected = cell._project_inputs(sequences, dropout_mask)
+        cell._inputs_projected = True
+        try:
+            return keras.layers.RNN.inner_loop(
+                self, projected, initial_state, mask, training=training
+            )
+        finally:
+            cell._inputs_projected = False
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -426,6 +610,7 @@ class LSTM(keras.layers.LSTM):
                 "peephole": self.peephole,
                 "layer_norm": self.layer_norm,
                 "norm_epsilon": self.norm_epsilon,
+                "projection_units": self.projection_units,
             }
         )
         return config

@@ -38,21 +38,44 @@ def test_mc_dropout_rate_zero_is_identity():
     np.testing.assert_array_equal(to_numpy(MCDropout(0.0)(x)), x)
 
 
-@pytest.mark.parametrize("rate", [1.0, -0.1, 1.5])
-def test_rates_outside_unit_interval_are_rejected(rate):
-    with pytest.raises(ValueError, match=r"MCDropout: `rate` must be in \[0, 1\)"):
-        MCDropout(rate)
-    with pytest.raises(ValueError, match="DropConnectDense: `rate`"):
-        DropConnectDense(3, rate)
+NAN, INF = float("nan"), float("inf")
+_BAD_RATES = [1.0, -0.1, 1.5, NAN, INF, "0.5", True, None]
+# (constructor, argument, bad values): a ValueError or TypeError naming it.
+_BAD_ARGUMENTS = [
+    (MCDropout, "rate", _BAD_RATES),
+    (MCDropout, "noise_shape", [(0, 1), (-1,), (2.0,), "(2, 1)", 3, (True,)]),
+    (MCDropout, "seed", [-1, 1.5, "1"]),
+    (DropConnectDense, "units", [0, -3, 2.0, "3", None, True]),
+    (DropConnectDense, "rate", _BAD_RATES),
+    (DropConnectDense, "use_bias", ["false", 1, None]),
+    (DropConnectDense, "seed", [-1, 1.5, "1"]),
+]
+_VALID = {
+    MCDropout: {"rate": 0.5},
+    DropConnectDense: {"units": 3, "rate": 0.5},
+}
 
 
-def test_bad_units_and_rate_type_are_rejected():
-    with pytest.raises(
-        ValueError, match="DropConnectDense: `units` must be a positive"
-    ):
-        DropConnectDense(0, 0.5)
-    with pytest.raises(TypeError, match=r"rate=.0\.5."):
-        MCDropout("0.5")
+@pytest.mark.parametrize(
+    ("layer_class", "name", "value"),
+    [
+        (layer_class, name, value)
+        for layer_class, name, values in _BAD_ARGUMENTS
+        for value in values
+    ],
+    ids=lambda v: getattr(v, "__name__", repr(v)),
+)
+def test_bad_arguments_are_refused_naming_the_argument(layer_class, name, value):
+    kwargs = {**_VALID[layer_class], name: value}
+    with pytest.raises((ValueError, TypeError), match=f"Argument `{name}`"):
+        layer_class(**kwargs)
+
+
+@pytest.mark.parametrize("noise_shape", [(2, 1), (3, 1, 5), (1, 1, 1, 1), (4, 2, 6)])
+def test_a_noise_shape_that_cannot_broadcast_is_a_clear_error(noise_shape):
+    layer = MCDropout(0.5, noise_shape=noise_shape)
+    with pytest.raises(ValueError, match=r"Argument `noise_shape`.*broadcastable"):
+        layer(np.ones((4, 5, 6), dtype="float32"))
 
 
 def test_mc_dropout_passes_the_layer_checks():

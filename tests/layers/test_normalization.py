@@ -214,12 +214,33 @@ def test_passes_the_layer_checks():
     check_layer(lambda: GhostBatchNormalization(3, axis=1), input_shape=(7, 2, 3))
 
 
-def test_bad_arguments_are_rejected():
-    with pytest.raises(ValueError, match="virtual_batch_size=0"):
-        GhostBatchNormalization(0)
-    with pytest.raises(ValueError, match="does not support `renorm`"):
-        GhostBatchNormalization(4, renorm=True)
-    with pytest.raises(ValueError, match="axis=0"):
+NAN, INF = float("nan"), float("inf")
+# (argument, bad values): the error must be a ValueError or TypeError naming it.
+_BAD_ARGUMENTS = [
+    ("virtual_batch_size", [0, -4, 4.0, "4", None, True, NAN]),
+    ("momentum", [1.5, -0.1, NAN, INF, "0.9", True, None]),
+    ("epsilon", [-1, 0, NAN, INF, "1e-3", False]),
+    ("axis", [1.0, "1", None, True]),
+    ("center", ["false", 0, None]),
+    ("scale", ["true", 1]),
+    ("renorm", [True]),
+    ("synchronized", [True]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(name, value) for name, values in _BAD_ARGUMENTS for value in values],
+    ids=lambda v: repr(v),
+)
+def test_bad_arguments_are_refused_naming_the_argument(name, value):
+    kwargs = {"virtual_batch_size": 4, name: value}
+    with pytest.raises((ValueError, TypeError), match=f"Argument `{name}`"):
+        GhostBatchNormalization(**kwargs)
+
+
+def test_bad_axis_and_rank_are_rejected_at_build():
+    with pytest.raises(ValueError, match=r"Argument `axis`.*axis=0"):
         GhostBatchNormalization(4, axis=0).build((8, 3))
     with pytest.raises(ValueError, match="rank >= 2"):
         GhostBatchNormalization(4).build((8,))

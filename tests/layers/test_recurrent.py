@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -26,9 +28,9 @@ def layer_norm(v, gamma, beta, eps):
     return (v - mean) / np.sqrt(var + eps) * gamma + beta
 
 
-def numpy_peephole_lstm(x, kernel, recurrent, bias, w_i, w_f, w_o):
-    """Gers & Schmidhuber (2000), one step at a time."""
-    h = np.zeros((x.shape[0], UNITS))
+def numpy_peephole_lstm(x, kernel, recurrent, bias, w_i, w_f, w_o, projection=None):
+    """Gers & Schmidhuber (2000), one step at a time; LSTMP with `projection`."""
+    h = np.zeros((x.shape[0], recurrent.shape[0]))
     c = np.zeros((x.shape[0], UNITS))
     outputs = []
     for t in range(x.shape[1]):
@@ -39,14 +41,18 @@ def numpy_peephole_lstm(x, kernel, recurrent, bias, w_i, w_f, w_o):
         c = f * c + i * np.tanh(z_c)
         o = sigmoid(z_o + w_o * c)
         h = o * np.tanh(c)
+        if projection is not None:
+            h = h @ projection
         outputs.append(h)
     return np.stack(outputs, axis=1), h, c
 
 
-def numpy_layer_norm_lstm(x, kernel, recurrent, bias, norms, eps, peepholes=None):
+def numpy_layer_norm_lstm(
+    x, kernel, recurrent, bias, norms, eps, peepholes=None, projection=None
+):
     """Ba et al. (2016) as in TF Addons' LayerNormLSTMCell, one step at a time."""
     (kg, kb), (rg, rb), (sg, sb) = norms
-    h = np.zeros((x.shape[0], UNITS))
+    h = np.zeros((x.shape[0], recurrent.shape[0]))
     c = np.zeros((x.shape[0], UNITS))
     outputs = []
     for t in range(x.shape[1]):
@@ -63,6 +69,8 @@ def numpy_layer_norm_lstm(x, kernel, recurrent, bias, norms, eps, peepholes=None
         if peepholes is not None:
             z_o = z_o + peepholes[2] * c
         h = sigmoid(z_o) * np.tanh(c)
+        if projection is not None:
+            h = h @ projection
         outputs.append(h)
     return np.stack(outputs, axis=1), h, c
 
@@ -275,16 +283,156 @@ def test_cells_in_rnn_pass_the_layer_checks(cell_class):
     assert clone.get_config() == cell.get_config()
 
 
-def test_bad_arguments_are_rejected():
-    with pytest.raises(ValueError, match=r"PeepholeLSTMCell: `units`.*units=0"):
-        PeepholeLSTMCell(0)
-    with pytest.raises(
-        ValueError, match=r"LayerNormLSTMCell: `dropout` must be in \[0, 1\)"
-    ):
-        LayerNormLSTMCell(3, dropout=1.5)
-    with pytest.raises(ValueError, match="norm_epsilon=0"):
-        LayerNormLSTMCell(3, norm_epsilon=0)
-    with pytest.raises(ValueError, match="use_cudnn=True"):
+def _norms(w):
+    return [
+        (w[f"{p}_gamma"], w[f"{p}_beta"])
+        for p in ("kernel_norm", "recurrent_norm", "state_norm")
+    ]
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"peephole": True}, {"layer_norm": True, "peephole": True}]
+)
+def test_projection_matches_numpy(sequence, options):
+    layer = LSTM(
+        UNITS, projection_units=3, return_sequences=True, return_state=True, **options
+    )
+    layer(sequence)
+    w = _randomize(layer, np.random.default_rng(7))
+    assert w["recurrent_kernel"].shape == (3, 4 * UNITS)
+    assert w["projection_kernel"].shape == (UNITS, 3)
+    x = sequence.astype(np.float64)
+    weights = (w["kernel"], w["recurrent_kernel"], w["bias"])
+    if options.get("layer_norm"):
+        peepholes = [
+            w[f"{g}_gate_peephole_weights"] for g in ("input", "forget", "output")
+        ]
+        want = numpy_layer_norm_lstm(
+            x, *weights, _norms(w), 1e-3, peepholes, w["projection_kernel"]
+        )
+    else:
+        peepholes = [
+            w.get(f"{g}_gate_peephole_weights", np.zeros(UNITS))
+            for g in ("input", "forget", "output")
+        ]
+        want = numpy_peephole_lstm(x, *weights, *peepholes, w["projection_kernel"])
+    for got, expected in zip(layer(sequence), want, strict=True):
+        np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_projection_matches_torch_lstm_with_proj_size(sequence):
+    torch = pytest.importorskip("torch")
+    reference = torch.nn.LSTM(FEATURES, UNITS, batch_first=True, proj_size=3)
+    ours = LSTM(UNITS, projection_units=3, return_sequences=True, return_state=True)
+    ours(sequence)
+    p = {name: t.detach().numpy() for name, t in reference.named_parameters()}
+    ours.set_weights(
+        [
+            p["weight_ih_l0"].T,
+            p["weight_hh_l0"].T,
+            p["bias_ih_l0"] + p["bias_hh_l0"],
+            p["weight_hr_l0"].T,
+        ]
+    )
+    with torch.no_grad(), warnings.catch_warnings():
+        # PyTorch's note that oneDNN lacks projections (it uses its own loop).
+        warnings.filterwarnings("ignore", "LSTM with projections", UserWarning)
+        want_seq, (want_h, want_c) = reference(torch.from_numpy(sequence))
+    seq, h, c = (to_numpy(t) for t in ours(sequence))
+    np.testing.assert_allclose(seq, want_seq.numpy(), atol=1e-5)
+    np.testing.assert_allclose(h, want_h[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(c, want_c[0].numpy(), atol=1e-5)
+
+
+def test_projection_round_trips_and_passes_the_layer_checks(tmp_path, sequence):
+    layer = LSTM(UNITS, projection_units=2, layer_norm=True, norm_epsilon=1e-2)
+    clone = LSTM.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    model = keras.Sequential([keras.Input((STEPS, FEATURES)), layer])
+    path = tmp_path / "lstmp.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[0].projection_units == 2
+    np.testing.assert_allclose(
+        to_numpy(loaded(sequence)), to_numpy(model(sequence)), atol=1e-6
+    )
+    check_layer(
+        lambda: LSTM(2, projection_units=1, dropout=0.2, seed=1),
+        input_shape=(2, 3, 2),
+        mixed_precision=True,
+        gradient_kwargs={"training": True},
+    )
+
+
+@pytest.mark.parametrize("options", [{}, {"peephole": True}, {"layer_norm": True}])
+def test_a_different_feature_size_is_a_clear_error(sequence, options):
+    layer = LSTM(UNITS, **options)
+    layer(sequence)
+    with pytest.raises(ValueError, match=f"expected axis -1.*value {FEATURES}"):
+        layer(np.zeros((BATCH, STEPS, FEATURES + 1), "float32"))
+    rnn = keras.layers.RNN(PeepholeLSTMCell(UNITS))
+    rnn(sequence)
+    with pytest.raises(ValueError, match=f"built for inputs with {FEATURES} features"):
+        rnn(np.zeros((BATCH, STEPS, FEATURES + 1), "float32"))
+
+
+NAN, INF = float("nan"), float("inf")
+# (argument, bad values): the error must be a ValueError or TypeError naming it.
+_BAD_CELL_ARGUMENTS = [
+    ("units", [0, -1, 2.0, "4", None, True]),
+    ("dropout", [NAN, INF, -0.1, 1.0, "0.1", True]),
+    ("recurrent_dropout", [NAN, -INF, 1.5, "0"]),
+    ("use_bias", ["false", 1, None]),
+    ("unit_forget_bias", ["true", 0]),
+    ("implementation", [0, 3, "1"]),
+    ("seed", [-1, 1.5, "1"]),
+    ("projection_units", [0, -2, 1.5, "2", INF, NAN]),
+]
+_BAD_LSTM_ARGUMENTS = [
+    ("peephole", ["false", 1, None]),
+    ("layer_norm", ["true", 0]),
+    ("norm_epsilon", [NAN, INF, 0, -1e-3, "1e-3", True]),
+    ("return_sequences", ["false", 1]),
+    ("return_state", ["false"]),
+    ("go_backwards", [0]),
+    ("stateful", ["no"]),
+    ("unroll", [None]),
+    ("use_cudnn", ["yes", None]),
+]
+
+
+def _bad_cases(table, *constructors):
+    return [
+        pytest.param(make, name, value, id=f"{make.__name__}-{name}={value!r}")
+        for make in constructors
+        for name, values in table
+        for value in values
+    ]
+
+
+def _peephole_cell(**kwargs):
+    return PeepholeLSTMCell(kwargs.pop("units", UNITS), **kwargs)
+
+
+def _layer_norm_cell(**kwargs):
+    return LayerNormLSTMCell(kwargs.pop("units", UNITS), **kwargs)
+
+
+def _lstm(**kwargs):
+    return LSTM(kwargs.pop("units", UNITS), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "value"),
+    _bad_cases(_BAD_CELL_ARGUMENTS, _peephole_cell, _layer_norm_cell, _lstm)
+    + _bad_cases(_BAD_LSTM_ARGUMENTS, _lstm)
+    + _bad_cases([("norm_epsilon", [NAN, INF, 0, -1, "x"])], _layer_norm_cell),
+)
+def test_bad_arguments_are_refused_naming_the_argument(make, name, value):
+    with pytest.raises((ValueError, TypeError), match=f"Argument `{name}`"):
+        make(**{name: value})
+
+
+def test_cudnn_cannot_be_forced_on_the_variants():
+    with pytest.raises(ValueError, match="Argument `use_cudnn`"):
         LSTM(3, peephole=True, use_cudnn=True)
-    with pytest.raises(ValueError, match="LSTM: `recurrent_dropout`"):
-        LSTM(3, recurrent_dropout=-0.1)
