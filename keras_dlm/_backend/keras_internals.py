@@ -34,21 +34,17 @@ What is used, and why there is no public alternative:
   ``import keras_dlm`` alone. That module cannot live here: ``import
   keras_dlm`` must not import Keras, and this module does. Keras moving the
   function makes ``tests/test_saved_files.py`` fail.
-- ``LSTMCell._compute_carry_and_output`` and ``_compute_carry_and_output_fused``:
-  the hooks ``LSTMCell.call`` delegates the gate equations to, which
-  ``PeepholeLSTMCell`` overrides.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import keras
 
 __all__ = [
-    "LSTM_CELL_CARRY_METHODS",
     "bit64_to_bit32_dtype_table",
     "declared_dtype",
     "flatten_layers",
@@ -57,18 +53,10 @@ __all__ = [
     "learning_rate_is_settable",
     "optimizer_learning_rate",
     "optimizer_own_variables",
-    "overrides_lstm_cell_carry",
     "sequential_functional",
     "set_declared_dtype",
     "set_layer_dtype_policy",
 ]
-
-LSTM_CELL_CARRY_METHODS = (
-    "_compute_carry_and_output",
-    "_compute_carry_and_output_fused",
-)
-
-_ClassT = TypeVar("_ClassT", bound=type)
 
 
 def _moved(name: str, where: str) -> RuntimeError:
@@ -203,24 +191,3 @@ def in_safe_mode() -> bool:
         raise _moved(where, "a module") from None
     flag: Callable[[], Any] = _require_attribute(module, "in_safe_mode", where)
     return flag() is not False
-
-
-# ---------------------------------------------------------------- LSTM cells
-
-
-def overrides_lstm_cell_carry(cls: _ClassT) -> _ClassT:
-    """Class decorator for an ``LSTMCell`` subclass overriding the carry hooks.
-
-    ``LSTMCell.call`` delegates the gate equations to
-    ``_compute_carry_and_output`` (split kernels, recurrent dropout) and
-    ``_compute_carry_and_output_fused``. If Keras renamed them, an override
-    would silently never run; this fails at import instead.
-    """
-    call = keras.layers.LSTMCell.call
-    called = getattr(getattr(call, "__code__", None), "co_names", ())
-    for name in LSTM_CELL_CARRY_METHODS:
-        if not callable(getattr(keras.layers.LSTMCell, name, None)) or (
-            name not in called
-        ):
-            raise _moved(name, "keras.layers.LSTMCell, called by LSTMCell.call")
-    return cls

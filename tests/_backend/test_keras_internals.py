@@ -201,29 +201,3 @@ def test_in_safe_mode_fails_loudly_when_moved(monkeypatch):
     monkeypatch.delattr(module, "in_safe_mode")
     with _moved("in_safe_mode"):
         keras_internals.in_safe_mode()
-
-
-def test_lstm_cell_carry_hooks_are_called_by_lstm_cell():
-    calls = []
-
-    @keras_internals.overrides_lstm_cell_carry
-    class Recording(keras.layers.LSTMCell):
-        def _compute_carry_and_output(self, x, h_tm1, c_tm1):
-            calls.append("split")
-            return super()._compute_carry_and_output(x, h_tm1, c_tm1)
-
-        def _compute_carry_and_output_fused(self, z, c_tm1):
-            calls.append("fused")
-            return super()._compute_carry_and_output_fused(z, c_tm1)
-
-    x = np.ones((2, 3, 4), "float32")
-    keras.layers.RNN(Recording(2))(x)
-    keras.layers.RNN(Recording(2, recurrent_dropout=0.5))(x, training=True)
-    assert set(calls) == {"split", "fused"}
-
-
-@pytest.mark.parametrize("name", keras_internals.LSTM_CELL_CARRY_METHODS)
-def test_lstm_cell_carry_hooks_fail_loudly_when_renamed(monkeypatch, name):
-    monkeypatch.delattr(keras.layers.LSTMCell, name)
-    with _moved(name):
-        keras_internals.overrides_lstm_cell_carry(type("Cell", (), {}))
