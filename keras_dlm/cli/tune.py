@@ -12,12 +12,20 @@ import time
 import warnings
 from typing import Any
 
+from keras_dlm.cli._errors import CommandLineError
+
 _DATASETS_HELP = (
     "'digits' (embedded 8x8 digits), 'sequences' (synthetic remember-the-first-"
     "symbol task) or a .npz file with x_train, y_train and optionally x_test, "
     "y_test, x_val, y_val (integer labels)"
 )
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_RESULT_FILES = (
+    "best_hyperparameters.json",
+    "trials.csv",
+    "trials.png",
+    "best_model.keras",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue the search in --directory/--project-name instead of "
         "starting afresh",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh over an existing search in the project folder, "
+        "deleting its trials and results (without it, the command refuses)",
     )
     parser.add_argument(
         "--schedules",
@@ -124,7 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _split_list(text: str, option: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in text.split(",") if item.strip())
     if not items:
-        raise ValueError(f"{option} needs at least one value; received {text!r}.")
+        raise CommandLineError(f"{option} needs at least one value; received {text!r}.")
     return items
 
 
@@ -137,7 +151,7 @@ def parse_oracle(address: str) -> tuple[str, int]:
     except ValueError:
         number = -1
     if not 0 < number < 65536:
-        raise ValueError(
+        raise CommandLineError(
             f"--oracle must be HOST:PORT with a port in 1..65535; received {address!r}."
         )
     return host, number
@@ -153,7 +167,7 @@ def configure_distributed(args: argparse.Namespace) -> str | None:
     if args.distributed == "chief":
         tuner_id = args.tuner_id or "chief"
         if "chief" not in tuner_id:
-            raise ValueError(
+            raise CommandLineError(
                 f"--tuner-id of a chief must contain 'chief'; received {tuner_id!r}."
             )
         if host not in _LOOPBACK:
@@ -166,7 +180,7 @@ def configure_distributed(args: argparse.Namespace) -> str | None:
     else:
         tuner_id = args.tuner_id or f"worker-{socket.gethostname()}-{os.getpid()}"
         if "chief" in tuner_id:
-            raise ValueError(
+            raise CommandLineError(
                 f"--tuner-id of a worker must not contain 'chief'; received {tuner_id!r}."
             )
     os.environ["KERASTUNER_ORACLE_IP"] = host
@@ -194,13 +208,21 @@ def load_data(dataset: str, *, seed: int = 0) -> dict[str, Any]:
             "test": (x[1600:], y[1600:]),
         }
     if not dataset.endswith(".npz"):
-        raise ValueError(f"--dataset must be {_DATASETS_HELP}; received {dataset!r}.")
+        raise CommandLineError(
+            f"--dataset must be {_DATASETS_HELP}; received {dataset!r}."
+        )
     if not os.path.isfile(dataset):
-        raise ValueError(f"--dataset file {dataset!r} does not exist.")
-    with np.load(dataset) as data:
+        raise CommandLineError(f"--dataset file {dataset!r} does not exist.")
+    try:
+        archive = np.load(dataset)
+    except (OSError, ValueError) as error:
+        raise CommandLineError(
+            f"--dataset file {dataset!r} is not a readable .npz file: {error}"
+        ) from error
+    with archive as data:
         keys = set(data.files)
         if not {"x_train", "y_train"} <= keys:
-            raise ValueError(
+            raise CommandLineError(
                 f"--dataset file {dataset!r} must hold x_train and y_train; it holds "
                 f"{sorted(keys)}."
             )
@@ -213,24 +235,81 @@ def load_data(dataset: str, *, seed: int = 0) -> dict[str, Any]:
     return parts
 
 
+def _check_folder(option: str, path: str) -> None:
+    """Refuses a folder option that names an existing file."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CommandLineError(f"{option} {path!r} is a file, not a folder.")
+
+
+def _existing_run(project: str, output_dir: str) -> str | None:
+    """Describes what a new search would replace in the project or output folder."""
+    if os.path.isdir(project) and os.listdir(project):
+        return f"{project} already holds a search"
+    existing = [
+        name for name in _RESULT_FILES if os.path.exists(os.path.join(output_dir, name))
+    ]
+    if existing:
+        return f"{output_dir} already holds results ({', '.join(existing)})"
+    return None
+
+
+def _check_project(args: argparse.Namespace, project: str, output_dir: str) -> None:
+    """Refuses, before any trial, a run that would lose or fail to keep work."""
+    if args.resume and args.overwrite:
+        raise CommandLineError("--resume and --overwrite exclude each other.")
+    if args.distributed == "worker":
+        return  # workers join the chief's project; only the chief resets it
+    if args.resume:
+        from keras_dlm.tuning import check_resume
+
+        message = check_resume(args.directory, project_name=os.path.basename(project))
+        if message is None:
+            return
+        if os.path.isdir(project):
+            # keras-tuner would start from trial 0 in the same folder and
+            # overwrite the trials that --resume was meant to keep.
+            raise CommandLineError(
+                f"--resume: {message} Not resuming, to keep the existing trials: "
+                "use another --project-name, or --overwrite to start afresh."
+            )
+        print(f"warning: --resume: {message}", file=sys.stderr, flush=True)
+        return
+    existing = _existing_run(project, output_dir)
+    if existing is not None and not args.overwrite:
+        raise CommandLineError(
+            f"{existing}; pass --resume to continue it or --overwrite to start "
+            "afresh and replace it."
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the search and writes best_hyperparameters.json, trials.csv, trials.png, best_model.keras."""
-    try:
-        tuner_id = configure_distributed(args)
-        schedules = _split_list(args.schedules, "--schedules")
-        optimizers = _split_list(args.optimizers, "--optimizers")
-        for option, value in (
-            ("--max-trials", args.max_trials),
-            ("--epochs", args.epochs),
-        ):
-            if value < 1:
-                raise ValueError(
-                    f"{option} must be a positive integer; received {value}."
-                )
-        data = load_data(args.dataset, seed=args.seed)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    # Every input is checked before the first trial: a mistake must not
+    # surface after minutes of training.
+    tuner_id = configure_distributed(args)
+    schedules = _split_list(args.schedules, "--schedules")
+    optimizers = _split_list(args.optimizers, "--optimizers")
+    for option, value in (("--max-trials", args.max_trials), ("--epochs", args.epochs)):
+        if value < 1:
+            raise CommandLineError(
+                f"{option} must be a positive integer; received {value}."
+            )
+    if args.seed < 0:
+        raise CommandLineError(f"--seed must be >= 0; received {args.seed}.")
+    _check_folder("--directory", args.directory)
+    if args.output_dir is not None:
+        _check_folder("--output-dir", args.output_dir)
+    dataset_name = os.path.splitext(os.path.basename(args.dataset))[0]
+    project_name = args.project_name or f"{args.model}-{dataset_name}"
+    if not project_name or os.sep in project_name:
+        raise CommandLineError(
+            f"--project-name must be a folder name; received {project_name!r}."
+        )
+    project = os.path.join(args.directory, project_name)
+    _check_folder("--project-name", project)
+    output_dir = args.output_dir or project
+    data = load_data(args.dataset, seed=args.seed)
+    _check_project(args, project, output_dir)
 
     import keras
     import numpy as np
@@ -238,9 +317,10 @@ def run(args: argparse.Namespace) -> int:
     from keras_dlm import _backend
     from keras_dlm._backend import tuning as backend_tuning
     from keras_dlm.tuning import (
+        FailedTrialsWarning,
+        ResumeWarning,
         SearchSpace,
         TunableModel,
-        check_resume,
         model_family,
         search,
     )
@@ -262,13 +342,9 @@ def run(args: argparse.Namespace) -> int:
             backbone=args.backbone,
         )
     except (RuntimeError, ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise CommandLineError(str(error)) from error
 
     keras.utils.set_random_seed(args.seed)
-    dataset_name = os.path.splitext(os.path.basename(args.dataset))[0]
-    project_name = args.project_name or f"{args.model}-{dataset_name}"
-    output_dir = args.output_dir or os.path.join(args.directory, project_name)
     role = f" ({args.distributed} {tuner_id})" if args.distributed else ""
     print(
         f"keras-dlm tune{role}: {args.model} on {args.dataset} ({len(x_train)} training "
@@ -281,25 +357,10 @@ def run(args: argparse.Namespace) -> int:
         # Only the chief may reset the shared project: a worker that deleted
         # it would destroy the trials of the others.
         overwrite = False
-    elif args.resume:
-        message = check_resume(args.directory, project_name)
-        if message is not None:
-            print(f"warning: --resume: {message}", file=sys.stderr, flush=True)
-            if os.path.isdir(os.path.join(args.directory, project_name)):
-                # keras-tuner would start from trial 0 in the same folder and
-                # overwrite the trials that --resume was meant to keep.
-                print(
-                    "error: not resuming, to keep the existing trials; drop "
-                    "--resume (or use another --project-name) to start afresh.",
-                    file=sys.stderr,
-                )
-                return 2
     if args.distributed == "chief":
         if overwrite:
             # Reset the shared project before any worker is told to start.
-            shutil.rmtree(
-                os.path.join(args.directory, project_name), ignore_errors=True
-            )
+            shutil.rmtree(project, ignore_errors=True)
             overwrite = False
         print(
             f"chief: serving the oracle on {os.environ['KERASTUNER_ORACLE_IP']}:"
@@ -313,12 +374,10 @@ def run(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
-        # search() warns about a missing state file (printed above with
-        # --resume) and about failed trials (listed in the table below).
-        warnings.filterwarnings(
-            "ignore", message=".*state file.*", category=UserWarning
-        )
-        warnings.filterwarnings("ignore", message=".*trials did not complete.*")
+        # The command says these itself: a missing state file (above, with
+        # --resume) and failed trials (in the table below).
+        warnings.simplefilter("ignore", ResumeWarning)
+        warnings.simplefilter("ignore", FailedTrialsWarning)
         result = search(
             hypermodel,
             x_train,
@@ -350,15 +409,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: no trial completed; no result files written.", file=sys.stderr)
         return 1
     os.makedirs(output_dir, exist_ok=True)
-    paths = {
-        name: os.path.join(output_dir, name)
-        for name in (
-            "best_hyperparameters.json",
-            "trials.csv",
-            "trials.png",
-            "best_model.keras",
-        )
-    }
+    paths = {name: os.path.join(output_dir, name) for name in _RESULT_FILES}
     with open(paths["best_hyperparameters.json"], "w", encoding="utf-8") as handle:
         json.dump(result.best_hyperparameters, handle, indent=2)
         handle.write("\n")

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dlm.cli import main
+from keras_dlm.cli import CommandLineError, main
 from keras_dlm.cli.tune import configure_distributed, parse_oracle
 from keras_dlm.datasets import load_digits
 from keras_dlm.tuning import SearchSpace
@@ -57,8 +57,20 @@ def _tune(tmp_path, tiny_npz, *extra):
     ]  # fmt: skip
 
 
+_LOAD_IN_A_FRESH_PROCESS = """
+import sys
+import keras_dlm  # the only import a user of the file should need
+import keras
+import numpy as np
+model = keras.models.load_model(sys.argv[1])
+data = np.load(sys.argv[2])
+predicted = np.argmax(model.predict(data["x_test"], verbose=0), -1)
+print(type(model.optimizer.learning_rate).__name__, float(np.mean(predicted == data["y_test"])))
+"""
+
+
 def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clean_env):
-    assert main(_tune(tmp_path, tiny_npz)) == 0
+    assert main(_tune(tmp_path, tiny_npz, "--schedules", "step")) == 0
     out = capsys.readouterr().out
     assert len(re.findall(r"\[tuner0\] trial \d+\s+COMPLETED", out)) == 2
     project = tmp_path / "runs" / "mlp-tiny"
@@ -67,7 +79,7 @@ def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clea
     assert all(path.is_file() for path in files.values())
 
     best = json.loads(files["best_hyperparameters.json"].read_text())
-    assert set(best) == set(SearchSpace().names())
+    assert set(best) == set(SearchSpace(schedules=("step",)).names())
     with open(files["trials.csv"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
@@ -78,33 +90,63 @@ def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clea
     assert "2 of 2 trials completed, 0 failed" in out
 
     # The saved model reproduces the test accuracy the command printed.
-    import keras_dlm.schedules  # noqa: F401  (registers the schedules for loading)
+    import keras_dlm.schedules  # noqa: F401  (see the fresh-process test below)
 
     model = keras.saving.load_model(files["best_model.keras"])
     printed = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
     (_, _), (x_test, y_test) = load_digits()
-    accuracy = np.mean(
-        np.argmax(model.predict(x_test[:60], verbose=0), -1) == y_test[:60]
-    )
-    assert accuracy == pytest.approx(printed, abs=5e-5)
+    predicted = np.argmax(model.predict(x_test[:60], verbose=0), -1)
+    assert np.mean(predicted == y_test[:60]) == pytest.approx(printed, abs=5e-5)
 
     # --resume of a finished search runs no trial and reports the same trials.
-    assert main(_tune(tmp_path, tiny_npz, "--resume")) == 0
+    before = files["trials.csv"].read_text()
+    assert main(_tune(tmp_path, tiny_npz, "--schedules", "step", "--resume")) == 0
     captured = capsys.readouterr()
     assert "[tuner0] trial" not in captured.out
     assert "2 of 2 trials completed" in captured.out
     assert "warning" not in captured.err
 
+    # Without --resume, a finished search is not replaced: one line, exit 2.
+    assert main(_tune(tmp_path, tiny_npz)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "--overwrite" in captured.err
+    assert files["trials.csv"].read_text() == before
+
     # --resume under a tuner id without a state file: keras-tuner would start
-    # afresh over the old trials; the command warns and stops instead.
-    before = (project / "trials.csv").read_text()
+    # afresh over the old trials; the command refuses instead.
     assert main(_tune(tmp_path, tiny_npz, "--resume", "--tuner-id", "tuner9")) == 2
     captured = capsys.readouterr()
     assert "tuner9.json is missing" in captured.err
-    assert "tuner0" in captured.err and "not resuming" in captured.err
-    assert "trial" not in captured.out.split("\n", 1)[1]  # no trial ran
-    assert (project / "trials.csv").read_text() == before
+    assert "tuner0" in captured.err and "Not resuming" in captured.err
+    assert captured.out == ""  # refused before the search began
+    assert files["trials.csv"].read_text() == before
     assert not (project / "tuner9.json").exists()
+
+    # --overwrite starts afresh.
+    assert main(_tune(tmp_path, tiny_npz, "--overwrite", "--max-trials", "1")) == 0
+    assert "1 of 1 trials completed" in capsys.readouterr().out
+    with open(files["trials.csv"], newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 1
+
+
+def test_best_model_loads_in_a_fresh_process(tmp_path, tiny_npz, capsys, clean_env):
+    # --schedules step: the saved optimizer holds a keras_dlm StepDecay, which
+    # must load after `import keras_dlm` alone (no keras_dlm.schedules import).
+    args = _tune(tmp_path, tiny_npz, "--schedules", "step", "--max-trials", "1")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    loaded = subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_A_FRESH_PROCESS,
+         str(tmp_path / "runs" / "mlp-tiny" / "best_model.keras"), tiny_npz],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    schedule, accuracy = loaded.stdout.split()[-2:]
+    assert schedule == "StepDecay"
+    printed = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
+    assert float(accuracy) == pytest.approx(printed, abs=5e-5)
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="checks the non-TensorFlow refusal")
@@ -129,11 +171,25 @@ def test_tensorflow_only_options_are_refused(
         (["--distributed", "chief", "--tuner-id", "boss"], "chief"),
         (["--model", "transfer"], "backbone"),
         (["--backbone", "module"], "backbone"),
+        (["--seed", "-1"], "--seed"),
+        (["--directory", "FILE"], "--directory"),
+        (["--output-dir", "FILE"], "--output-dir"),
+        (["--resume", "--overwrite"], "exclude each other"),
+        (["--project-name", "a/b"], "--project-name"),
+        (["--dataset", "FILE"], "not a readable .npz"),
     ],
 )
 def test_bad_options(tmp_path, tiny_npz, capsys, clean_env, extra, match):
+    # Every input is checked before the first trial: a user error is one
+    # line on stderr and exit status 2, and no folder is created.
+    a_file = tmp_path / "a-file.npz"
+    a_file.write_text("not a folder, not an archive")
+    extra = [str(a_file) if value == "FILE" else value for value in extra]
     assert main(_tune(tmp_path, tiny_npz, *extra)) == 2
-    assert match in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert match in captured.err and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.tf_only
@@ -172,7 +228,7 @@ def test_parse_oracle():
     assert parse_oracle("127.0.0.1:8123") == ("127.0.0.1", 8123)
     assert parse_oracle("9000") == ("127.0.0.1", 9000)
     assert parse_oracle("[::1]:7000") == ("::1", 7000)
-    with pytest.raises(ValueError, match="HOST:PORT"):
+    with pytest.raises(CommandLineError, match="HOST:PORT"):
         parse_oracle("localhost:http")
 
 
