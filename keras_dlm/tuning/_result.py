@@ -141,6 +141,63 @@ class SearchResult:
             return self.tuner.load_trial_model(best.trial_id)
         return self.tuner.load_model(self.tuner.oracle.get_trial(best.trial_id))
 
+    def retrain_best(
+        self, x: Any, y: Any = None, *, epochs: int, verbose: int = 0, **fit_kwargs: Any
+    ) -> keras.Model:
+        """Trains the best configuration afresh on ``x`` (e.g. training + validation data).
+
+        Builds a new model with the best trial's hyperparameters (new weights,
+        its batch size and schedule; a schedule counts its epochs on ``x``)
+        and trains it for ``epochs`` epochs. Nothing is held out, so there is
+        no validation score: evaluate the model on test data.
+
+        Args:
+            x, y: the training data, passed to ``fit``.
+            epochs: number of epochs (an integer >= 1).
+            verbose: passed to ``fit``.
+            **fit_kwargs: further ``fit`` arguments (callbacks, ...).
+
+        Returns:
+            The trained model.
+
+        Raises:
+            RuntimeError: no trial completed, or the tuner is not available.
+        """
+        from keras_dlm._checks import check_integer
+
+        epochs = check_integer("epochs", epochs)
+        best = self.best_trial
+        if best is None or self.tuner is None:
+            raise RuntimeError(
+                "There is no best configuration to retrain: "
+                + ("no trial completed." if best is None else "no tuner.")
+            )
+        hyperparameters = self.tuner.oracle.get_trial(best.trial_id).hyperparameters
+        hypermodel = self.tuner.hypermodel
+        saved = (hypermodel.train_size, hypermodel.epochs)
+        if hasattr(x, "__len__") and not isinstance(x, dict):
+            hypermodel.train_size = len(x)
+        hypermodel.epochs = epochs
+        strategy = getattr(self.tuner, "distribution_strategy", None)
+        try:
+            if strategy is None:
+                model = hypermodel.build(hyperparameters.copy())
+            else:
+                with strategy.scope():
+                    model = hypermodel.build(hyperparameters.copy())
+            hypermodel.fit(
+                hyperparameters,
+                model,
+                x,
+                y,
+                epochs=epochs,
+                verbose=verbose,
+                **fit_kwargs,
+            )
+        finally:
+            hypermodel.train_size, hypermodel.epochs = saved
+        return model
+
     def rows(self) -> list[dict[str, Any]]:
         """The per-trial table as dictionaries: trial, status, objective, seconds, hyperparameters, error."""
         rows = []

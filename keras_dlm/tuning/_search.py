@@ -100,6 +100,7 @@ def check_search_arguments(
     callbacks: Any = None,
     executions_per_trial: Any = 1,
     max_consecutive_failed_trials: Any = 3,
+    time_budget: Any = None,
 ) -> None:
     """Checks :func:`search`'s arguments (other than the data and hypermodel).
 
@@ -114,6 +115,9 @@ def check_search_arguments(
     check_integer("verbose", verbose, minimum=0, maximum=2)
     check_integer("seed", seed, minimum=0, allow_none=True)
     check_bool("overwrite", overwrite)
+    check_number(
+        "time_budget", time_budget, low=0.0, low_inclusive=False, allow_none=True
+    )
     check_number(
         "validation_split",
         validation_split,
@@ -177,6 +181,7 @@ def search(
     verbose: int = 1,
     executions_per_trial: int = 1,
     max_consecutive_failed_trials: int = 3,
+    time_budget: float | None = None,
 ) -> SearchResult:
     """Searches the hypermodel's hyperparameters with keras-tuner.
 
@@ -231,6 +236,12 @@ def search(
         max_consecutive_failed_trials: the search stops with keras-tuner's
             ``RuntimeError`` after this many trials in a row failed
             (keras-tuner's argument of that name).
+        time_budget: seconds of wall time for the search, or ``None``: no
+            trial starts once it is spent, and the running trial stops at the
+            end of the epoch during which it ran out (it still completes,
+            with its best epoch so far). ``max_trials`` still caps the number
+            of trials. Not for distributed searches (each process counts its
+            own time).
 
     Returns:
         A :class:`SearchResult`.
@@ -256,6 +267,7 @@ def search(
         callbacks=callbacks,
         executions_per_trial=executions_per_trial,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
+        time_budget=time_budget,
     )
     project_name = project_name or "search"
     if objective is None:
@@ -293,6 +305,7 @@ def search(
         "max_consecutive_failed_trials": max_consecutive_failed_trials,
         "search_space": hypermodel.search_space,
         "verbose": verbose,
+        "time_budget": time_budget,
     }
     if tuner == "hyperband":
         tuner_kwargs["max_epochs"] = max(2, epochs)

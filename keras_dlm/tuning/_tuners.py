@@ -75,6 +75,18 @@ class EpochProgress(keras.callbacks.Callback):
             print("\r\033[K", end="", flush=True)
 
 
+class _StopAtDeadline(keras.callbacks.Callback):
+    """Ends a trial's training after the epoch during which the deadline passed."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.perf_counter() >= self.deadline:
+            self.model.stop_training = True
+
+
 class _RecordingTunerMixin:
     """Times every trial, reports the time as a metric, and prints one line per trial.
 
@@ -83,19 +95,43 @@ class _RecordingTunerMixin:
             values with.
         verbose: 0 prints only failed trials; 1 one line per trial and
             per-epoch progress; 2 leaves the progress to Keras.
+        time_budget: seconds of wall time for :meth:`search`, or ``None``: no
+            trial starts after it is spent, and the running one stops at the
+            end of its current epoch (it still completes, with its best epoch
+            so far). Applies to this process's tuner.
         *args, **kwargs: the keras-tuner tuner's own arguments.
     """
 
-    def __init__(self, *args: Any, search_space: Any, verbose: int, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        search_space: Any,
+        verbose: int,
+        time_budget: float | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.search_space = search_space
         self.verbose = verbose
+        self.time_budget = time_budget
+        self._deadline: float | None = None
         # Trials this process ran, by id: a worker of a distributed search
         # knows no others, and its copies hold the metrics it reported.
         self.trials_run: dict[str, Any] = {}
         self.records: dict[str, TrialRecord] = {}
         self._started: dict[str, float] = {}
         self._metrics: dict[str, dict[str, float]] = {}
+
+    def search(self, *args: Any, **kwargs: Any) -> None:
+        if self.time_budget is not None:
+            self._deadline = time.perf_counter() + self.time_budget
+        super().search(*args, **kwargs)
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        if self._deadline is not None and time.perf_counter() >= self._deadline:
+            # The oracle stops handing out trials once it holds max_trials.
+            self.oracle.max_trials = max(1, len(self.oracle.trials))
 
     def on_trial_begin(self, trial: Any) -> None:
         self._started[trial.trial_id] = time.perf_counter()
@@ -108,6 +144,9 @@ class _RecordingTunerMixin:
                 f"[{self.tuner_id}] trial {trial.trial_id}", self.oracle.objective.name
             )
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), progress]
+        if self._deadline is not None:
+            stop = _StopAtDeadline(self._deadline)
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), stop]
         results = super().run_trial(trial, *args, **kwargs)
         _check_objective_recorded(results, self.oracle.objective.name)
         metrics = {

@@ -53,7 +53,7 @@ def _tune(tmp_path, tiny_npz, *extra):
     return [
         "tune", "--dataset", tiny_npz, "--model", "mlp", "--tuner", "random",
         "--max-trials", "2", "--epochs", "1", "--directory", str(tmp_path / "runs"),
-        "--seed", "1", *extra,
+        "--seed", "1", "--lr-range", "1e-3,0.3", "--retrain-epochs", "0", *extra,
     ]  # fmt: skip
 
 
@@ -79,7 +79,7 @@ def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clea
     assert all(path.is_file() for path in files.values())
 
     best = json.loads(files["best_hyperparameters.json"].read_text())
-    assert set(best) == set(SearchSpace(schedules=("step",)).names())
+    assert set(best) == set(SearchSpace(schedules=("step",), optimizers="adam").names())
     with open(files["trials.csv"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
@@ -149,6 +149,46 @@ def test_best_model_loads_in_a_fresh_process(tmp_path, tiny_npz, capsys, clean_e
     assert float(accuracy) == pytest.approx(printed, abs=5e-5)
 
 
+def test_default_pipeline_range_tests_and_retraining(
+    tmp_path, tiny_npz, capsys, clean_env
+):
+    # The default learning-rate range (the range tests) and the retraining on
+    # all training data, kept small: one trial, one epoch, two epochs retrained.
+    args = _tune(tmp_path, tiny_npz, "--max-trials", "1", "--lr-range", "auto",
+                 "--retrain-epochs", "2", "--time-budget", "10m")  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"adam: learning rate (\S+) \.\.\. (\S+) \(range tests: ", out)
+    assert found, out
+    project = tmp_path / "runs" / "mlp-tiny"
+    saved = json.loads((project / "lr_range.json").read_text())
+    # One decade around the median suggestion.
+    assert saved["high"] / saved["low"] == pytest.approx(10.0, rel=1e-6)
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert saved["low"] <= best["learning_rate"] <= saved["high"]
+    retrained = re.search(
+        r"retrained the best configuration on all 160 training examples .* for 2 "
+        r"epochs .*: test accuracy (\d\.\d+)",
+        out,
+    )
+    assert retrained, out
+    assert "best trial's model (trial 0, trained on the first 80%" in out
+    # best_model.keras is the retrained model.
+    import keras_dlm.schedules  # noqa: F401
+
+    model = keras.saving.load_model(project / "best_model.keras")
+    (_, _), (x_test, y_test) = load_digits()
+    predicted = np.argmax(model.predict(x_test[:60], verbose=0), -1)
+    assert np.mean(predicted == y_test[:60]) == pytest.approx(
+        float(retrained.group(1)), abs=5e-5
+    )
+    # --resume keeps the measured range instead of measuring again.
+    args = _tune(tmp_path, tiny_npz, "--max-trials", "1", "--lr-range", "auto",
+                 "--resume")  # fmt: skip
+    assert main(args) == 0
+    assert f"(from {project / 'lr_range.json'})" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="checks the non-TensorFlow refusal")
 @pytest.mark.parametrize(
     "option", [["--tensorboard", "logs"], ["--strategy", "mirrored"]]
@@ -176,6 +216,11 @@ def test_tensorflow_only_options_are_refused(
         (["--output-dir", "FILE"], "--output-dir"),
         (["--resume", "--overwrite"], "exclude each other"),
         (["--project-name", "a/b"], "--project-name"),
+        (["--time-budget", "soon"], "--time-budget"),
+        (["--time-budget=-5m"], "--time-budget"),
+        (["--lr-range", "0.1,0.01"], "--lr-range"),
+        (["--lr-range", "nan,1"], "--lr-range"),
+        (["--retrain-epochs", "-1"], "--retrain-epochs"),
         (["--dataset", "FILE"], "not a readable .npz"),
     ],
 )
@@ -274,6 +319,7 @@ def test_distributed_search_on_localhost(tmp_path, tiny_npz):
         sys.executable, "-m", "keras_dlm.cli", "tune", "--dataset", tiny_npz,
         "--model", "mlp", "--tuner", "random", "--max-trials", "2", "--epochs", "1",
         "--directory", str(tmp_path / "shared"), "--oracle", f"127.0.0.1:{port}",
+        "--lr-range", "1e-3,0.3", "--retrain-epochs", "0",
     ]  # fmt: skip
     roles = [("chief", ["--distributed", "chief"])] + [
         (f"worker{i}", ["--distributed", "worker", "--tuner-id", f"worker-{i}"])

@@ -438,3 +438,32 @@ def test_parallel_coordinates_cover_every_hyperparameter(tmp_path):
     assert [position(t) for t in trials] == pytest.approx([0.0, 1.0, 0.5])
     result.plot(tmp_path / "t.png")
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        type(self).epochs += 1
+
+
+def test_time_budget_ends_the_search(tmp_path, tiny_digits, build_fn):
+    (x, y), validation = tiny_digits
+    _CountEpochs.epochs = 0
+    result = search(
+        _hypermodel(build_fn),
+        x,
+        y,
+        validation_data=validation,
+        tuner="random",
+        max_trials=4,
+        epochs=3,
+        directory=tmp_path,
+        callbacks=[_CountEpochs()],
+        time_budget=1e-3,
+        verbose=0,
+    )
+    # Spent before the first trial: that one runs (a search always has one),
+    # stops after its first epoch, and no other trial starts.
+    assert [t.status for t in result.trials] == ["COMPLETED"]
+    assert _CountEpochs.epochs == 1
