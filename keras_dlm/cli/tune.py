@@ -531,7 +531,6 @@ def run(args: argparse.Namespace) -> int:
     if retrain_epochs > 0 and time_budget is not None:
         retrain_epochs = _epochs_that_fit(
             result,
-            args.epochs,
             time_budget - (time.perf_counter() - start),
             len(x_all) / len(x_train),
             retrain_epochs,
@@ -565,20 +564,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _epochs_that_fit(
-    result: Any, epochs: int, seconds_left: float, data_ratio: float, wanted: int
+    result: Any, seconds_left: float, data_ratio: float, wanted: int
 ) -> int:
     """How many retraining epochs fit in the time left (at least 1), at most ``wanted``.
 
-    An epoch's time is estimated from the completed trials (their median time
-    over ``epochs`` epochs), scaled by how much more data the retraining sees.
+    An epoch's time is estimated from the completed trials (time over the
+    epochs each really ran: a trial stopped by the budget ran fewer),
+    scaled by how much more data the retraining sees.
     """
-    import statistics
-
-    times = [t.seconds for t in result.completed_trials if t.seconds]
-    if not times:
+    rates = []
+    for trial in result.completed_trials:
+        history = result.tuner.oracle.get_trial(trial.trial_id).metrics.get_history(
+            result.objective
+        )
+        if trial.seconds and history:
+            rates.append(trial.seconds / len(history))
+    if not rates:
         return wanted
-    per_epoch = statistics.median(times) / epochs * data_ratio
-    fitting = int(seconds_left // per_epoch) if per_epoch > 0 else wanted
+    per_epoch = max(rates) * data_ratio
+    fitting = int(seconds_left // per_epoch)
     if fitting < wanted:
         print(
             f"--time-budget: {max(1, fitting)} retraining epochs fit in the "
