@@ -115,9 +115,11 @@ def run_default(seeds: list[int], family: str, quick: bool) -> list[dict]:
                     "search_model_test_accuracy": accuracies[0],
                     "test_accuracy": accuracies[-1],
                     "load": os.getloadavg()[0],
+                    "output": output[-3000:],
                 }
             )
-            print(json.dumps(rows[-1]), flush=True)
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "output"}))
+            print(output[-1500:], flush=True)
     return rows
 
 
@@ -351,7 +353,8 @@ def main(argv: list[str]) -> int:
         rows = run_default(args.seeds, args.family, args.quick)
         print(_table(rows, "setting", ["seconds", "search_model_test_accuracy",
                                        "test_accuracy"]))  # fmt: skip
-        out = _RESULTS / f"tuning_default_{args.family}.json"
+        seeds = "_".join(str(seed) for seed in args.seeds)
+        out = _RESULTS / f"tuning_default_{args.family}_seeds{seeds}.json"
         out.write_text(json.dumps(rows, indent=1))
         print("wrote", out)
     if args.part in ("tools", "all"):

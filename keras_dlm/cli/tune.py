@@ -97,7 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=_DEFAULT_RETRAIN_EPOCHS,
         help="after the search, train the best configuration afresh on all "
-        "training data (validation included) for this many epochs and save "
+        "training data (validation included) for this many epochs, its "
+        "learning rate decaying to 0 along a cosine, and save "
         f"that model as best_model.keras; 0: keep the best trial's model "
         f"(default: {_DEFAULT_RETRAIN_EPOCHS})",
     )
@@ -538,11 +539,14 @@ def run(args: argparse.Namespace) -> int:
     if retrain_epochs > 0:
         retrain_start = time.perf_counter()
         keras.utils.set_random_seed(args.seed)
-        model = result.retrain_best(x_all, y_all, epochs=retrain_epochs)
+        model = result.retrain_best(
+            x_all, y_all, epochs=retrain_epochs, cosine_decay=True
+        )
         seconds = time.perf_counter() - retrain_start
         text = (
             f"retrained the best configuration on all {len(x_all)} training "
-            f"examples (validation included) for {retrain_epochs} epochs "
+            f"examples (validation included) for {retrain_epochs} epochs, "
+            f"cosine decay "
             f"({seconds:.1f} s)"
         )
         if test is not None:

@@ -119,9 +119,17 @@ def find_learning_rate_range(
     decades = check_number("decades", decades, low=0.0, low_inclusive=False)
     start = time.perf_counter()
     suggestions = []
+    model = None
     for sweep in range(sweeps):
         keras.utils.set_random_seed(seed + sweep)
-        model = build_model()
+        fresh = build_model()
+        if model is None:
+            model = fresh
+        else:
+            # A fresh initialisation in the first model: its traced training
+            # step is reused (tracing costs more than a sweep's 80 batches),
+            # and lr_find restores the optimizer's state after each sweep.
+            model.set_weights(fresh.get_weights())
         result = lr_find(
             model,
             x,

@@ -142,7 +142,14 @@ class SearchResult:
         return self.tuner.load_model(self.tuner.oracle.get_trial(best.trial_id))
 
     def retrain_best(
-        self, x: Any, y: Any = None, *, epochs: int, verbose: int = 0, **fit_kwargs: Any
+        self,
+        x: Any,
+        y: Any = None,
+        *,
+        epochs: int,
+        cosine_decay: bool = False,
+        verbose: int = 0,
+        **fit_kwargs: Any,
     ) -> keras.Model:
         """Trains the best configuration afresh on ``x`` (e.g. training + validation data).
 
@@ -154,6 +161,11 @@ class SearchResult:
         Args:
             x, y: the training data, passed to ``fit``.
             epochs: number of epochs (an integer >= 1).
+            cosine_decay: for a configuration without a schedule, let the
+                learning rate fall from its value to 0 along a cosine over
+                the ``epochs`` (``keras.optimizers.schedules.CosineDecay``):
+                nothing is held out to pick the best epoch, so the last
+                one's weights should not be those of a step at full rate.
             verbose: passed to ``fit``.
             **fit_kwargs: further ``fit`` arguments (callbacks, ...).
 
@@ -163,9 +175,10 @@ class SearchResult:
         Raises:
             RuntimeError: no trial completed, or the tuner is not available.
         """
-        from keras_dlm._checks import check_integer
+        from keras_dlm._checks import check_bool, check_integer
 
         epochs = check_integer("epochs", epochs)
+        cosine_decay = check_bool("cosine_decay", cosine_decay)
         best = self.best_trial
         if best is None or self.tuner is None:
             raise RuntimeError(
@@ -185,6 +198,10 @@ class SearchResult:
             else:
                 with strategy.scope():
                     model = hypermodel.build(hyperparameters.copy())
+            values = hypermodel.search_space.values(hyperparameters)
+            steps = hypermodel.steps_per_epoch(values)
+            if cosine_decay and steps and (values.get("schedule") or "none") == "none":
+                _decay_to_zero(model, hypermodel, epochs * steps)
             hypermodel.fit(
                 hyperparameters,
                 model,
@@ -382,6 +399,21 @@ class SearchResult:
         axes.set_ylim(-0.2, 1.05)
         axes.set_xlim(-0.3, len(names) - 0.4)
         axes.set_title(f"every hyperparameter (red: best; colour: {self.objective})")
+
+
+def _decay_to_zero(model: keras.Model, hypermodel: Any, steps: int) -> None:
+    """Recompiles ``model`` with its optimizer's rate decaying to 0 over ``steps``."""
+    config = model.optimizer.get_config()
+    config["learning_rate"] = keras.optimizers.schedules.CosineDecay(
+        float(config["learning_rate"]), decay_steps=max(1, steps)
+    )
+    model.compile(
+        optimizer=type(model.optimizer).from_config(config),
+        loss=hypermodel.loss,
+        metrics=hypermodel.metrics,
+    )
+    if model.built:
+        model.optimizer.build(model.trainable_variables)
 
 
 def _axis_positions(

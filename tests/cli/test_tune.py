@@ -65,7 +65,8 @@ import numpy as np
 model = keras.models.load_model(sys.argv[1])
 data = np.load(sys.argv[2])
 predicted = np.argmax(model.predict(data["x_test"], verbose=0), -1)
-print(type(model.optimizer.learning_rate).__name__, float(np.mean(predicted == data["y_test"])))
+print(model.optimizer.get_config()["learning_rate"]["class_name"],
+      float(np.mean(predicted == data["y_test"])))
 """
 
 
