@@ -183,6 +183,14 @@ def test_default_pipeline_range_tests_and_retraining(
     assert np.mean(predicted == y_test[:60]) == pytest.approx(
         float(retrained.group(1)), abs=5e-5
     )
+    # Its rate fell from the best trial's to 0 over the 2 epochs of
+    # ceil(160 / 32) = 5 steps (cosine decay).
+    schedule = model.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["decay_steps"] == 10
+    assert schedule["config"]["initial_learning_rate"] == pytest.approx(
+        best["learning_rate"]
+    )
     # --resume keeps the measured range instead of measuring again.
     args = _tune(tmp_path, tiny_npz, "--max-trials", "1", "--lr-range", "auto",
                  "--resume")  # fmt: skip
