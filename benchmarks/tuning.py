@@ -291,6 +291,9 @@ def run_tools(seeds: list[int], family: str, budget: float) -> list[dict]:
             rows.append(row)
             shown = {k: v for k, v in row.items() if k != "curve"}
             print(json.dumps(shown), flush=True)
+            # Kept after every search, so that a run cut short keeps its rows.
+            partial = _RESULTS / f"tuning_tools_{family}.partial.json"
+            partial.write_text(json.dumps(rows, indent=1))
     return rows
 
 
