@@ -169,7 +169,7 @@ def test_default_pipeline_range_tests_and_retraining(
     assert saved["low"] <= best["learning_rate"] <= saved["high"]
     retrained = re.search(
         r"retrained the best configuration on all 160 training examples .* for 2 "
-        r"epochs .*: test accuracy (\d\.\d+)",
+        r"epochs, cosine decay .*: test accuracy (\d\.\d+)",
         out,
     )
     assert retrained, out
