@@ -383,3 +383,31 @@ def test_distributed_search_on_localhost(tmp_path, tiny_npz):
     assert sorted(row["trial"] for row in rows) == ["0", "1"]
     assert {row["status"] for row in rows} == {"COMPLETED"}
     assert (project / "best_model.keras").is_file()
+
+
+def test_retraining_epochs_under_a_time_budget(capsys):
+    from types import SimpleNamespace
+
+    from keras_dlm.cli.tune import _epochs_that_fit
+
+    # Two trials: 8 s over 4 epochs run (stopped by the budget) and 12 s over
+    # 8: the slower rate, 2 s an epoch, x1.25 for the validation data.
+    histories = {"0": [0.5] * 4, "1": [0.5] * 8}
+    trials = [SimpleNamespace(trial_id="0", seconds=8.0),
+              SimpleNamespace(trial_id="1", seconds=12.0)]  # fmt: skip
+    oracle = SimpleNamespace(
+        get_trial=lambda trial_id: SimpleNamespace(
+            metrics=SimpleNamespace(get_history=lambda name: histories[trial_id])
+        )
+    )
+    result = SimpleNamespace(
+        completed_trials=trials,
+        objective="val_accuracy",
+        tuner=SimpleNamespace(oracle=oracle),
+    )
+    assert _epochs_that_fit(result, 100.0, 1.25, 30, 8) == 30  # 40 fit
+    assert _epochs_that_fit(result, 30.0, 1.25, 30, 8) == 12
+    assert "12 retraining epochs fit" in capsys.readouterr().out
+    # Fewer than a trial's epochs: no retraining, the best trial's model stays.
+    assert _epochs_that_fit(result, 15.0, 1.25, 30, 8) == 0
+    assert "keeping the best trial's model" in capsys.readouterr().out
