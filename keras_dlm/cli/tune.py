@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="auto|MIN,MAX",
         default="auto",
         help="learning-rate range (log-uniform). 'auto' (default): run the "
-        "learning-rate range test 3 times on fresh models (fastai's valley "
+        "learning-rate range test 3 times on fresh weights (fastai's valley "
         "rule) and search one decade around the median suggestion",
     )
     parser.add_argument(
