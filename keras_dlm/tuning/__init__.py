@@ -6,7 +6,9 @@ schedules for models built from keras_dlm parts:
 - :class:`SearchSpace`: the ranges;
 - :class:`TunableModel`: a ``keras_tuner.HyperModel`` around a ``build_fn``;
 - :func:`search`: runs the search and returns a :class:`SearchResult`;
-- :func:`model_family`: the built-in models of ``keras-dlm tune``.
+- :func:`model_family`: the built-in models of ``keras-dlm tune``;
+- :class:`ResumeWarning`, :class:`FailedTrialsWarning`: what :func:`search`
+  warns about (filter them by category).
 
 Importing this package imports keras-tuner; a missing keras-tuner raises an
 ImportError that names the extra to install.
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 from keras_dlm.tuning._families import MODEL_FAMILIES, make_sequence_task, model_family
 from keras_dlm.tuning._hypermodel import TunableModel, make_optimizer
+from keras_dlm.tuning._result import SearchResult, TrialRecord
 from keras_dlm.tuning._search import (
     TUNERS,
-    SearchResult,
-    TrialRecord,
+    FailedTrialsWarning,
+    ResumeWarning,
     check_resume,
+    check_search_arguments,
     search,
     state_file,
 )
@@ -31,11 +35,14 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "TUNERS",
+    "FailedTrialsWarning",
+    "ResumeWarning",
     "SearchResult",
     "SearchSpace",
     "TrialRecord",
     "TunableModel",
     "check_resume",
+    "check_search_arguments",
     "make_optimizer",
     "make_sequence_task",
     "model_family",

@@ -9,6 +9,7 @@ from typing import Any
 
 import keras
 
+from keras_dlm._checks import check_integer, invalid_argument
 from keras_dlm.tuning._kt import keras_tuner
 from keras_dlm.tuning._space import SearchSpace
 
@@ -171,32 +172,46 @@ class TunableModel(keras_tuner.HyperModel):
         epochs: int | None = None,
         name: str | None = None,
     ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise invalid_argument("name", name, "a string or None", error=TypeError)
         super().__init__(name=name, tunable=True)
         if not callable(build_fn):
-            raise TypeError(
-                f"`build_fn` must be callable as build_fn(hp, dropout) or "
-                f"build_fn(dropout); received {build_fn!r}."
+            raise invalid_argument(
+                "build_fn",
+                build_fn,
+                "callable as build_fn(hp, dropout) or build_fn(dropout)",
+                error=TypeError,
             )
         arity = _positional_arity(build_fn)
         if arity not in (1, 2):
-            raise TypeError(
-                "`build_fn` must take (hp, dropout) or (dropout); received a "
-                f"callable with {arity} required positional arguments."
+            raise invalid_argument(
+                "build_fn",
+                build_fn,
+                "a callable taking (hp, dropout) or (dropout), not "
+                f"{arity} required positional arguments",
+                error=TypeError,
             )
         if search_space is None:
             search_space = SearchSpace()
         if not isinstance(search_space, SearchSpace):
-            raise TypeError(
-                f"`search_space` must be a SearchSpace; received {search_space!r}."
+            raise invalid_argument(
+                "search_space", search_space, "a SearchSpace or None", error=TypeError
             )
-        for arg_name, value in (("train_size", train_size), ("epochs", epochs)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ValueError(
-                    f"`{arg_name}` must be a positive integer or None; received "
-                    f"{value!r}."
-                )
+        if loss is None or isinstance(loss, (bool, int, float)):
+            raise invalid_argument(
+                "loss",
+                loss,
+                "a loss name, function or keras.losses.Loss",
+                error=TypeError,
+            )
+        if metrics is not None and (
+            isinstance(metrics, str) or not isinstance(metrics, Sequence)
+        ):
+            raise invalid_argument(
+                "metrics", metrics, "a list of metrics or None", error=TypeError
+            )
+        train_size = check_integer("train_size", train_size, allow_none=True)
+        epochs = check_integer("epochs", epochs, allow_none=True)
         self.build_fn = build_fn
         self._takes_hp = arity == 2
         self.search_space = search_space

@@ -1,76 +1,177 @@
-"""The search space: which hyperparameters keras-tuner explores, and their ranges."""
+"""The search space: which hyperparameters keras-tuner explores, and their ranges.
+
+One table, :data:`_PARAMETERS`, describes every built-in hyperparameter
+(name, kind, the ``SearchSpace`` argument holding its range or choices, the
+values that argument may take, its sampling and its condition); checking the
+arguments, :meth:`SearchSpace.names`, :meth:`SearchSpace.declare` and
+:meth:`SearchSpace.values` all read it.
+"""
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from keras_dlm._checks import check_integer, check_number, invalid_argument
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adamw")
 SCHEDULES = ("none", "step", "cliff")
 
-# Hyperparameters that exist only while their parent has one of these values
-# (keras-tuner conditional scopes): name -> (parent, parent value).
-_CONDITIONS = {
-    "momentum": ("optimizer", "sgd"),
-    "step_drop_every": ("schedule", "step"),
-    "step_factor": ("schedule", "step"),
-    "cliff_every": ("schedule", "cliff"),
-    "cliff_factor": ("schedule", "cliff"),
-    "cliff_decay_rate": ("schedule", "cliff"),
+
+@dataclasses.dataclass(frozen=True)
+class _Parameter:
+    """One built-in hyperparameter.
+
+    Attributes:
+        name: its name in trials, tables and ``best_hyperparameters``.
+        kind: ``"float"``, ``"int"`` or ``"choice"``.
+        argument: the ``SearchSpace`` argument holding its range or choices.
+        low, high, high_inclusive: the values a range's bounds may take
+            (``low`` inclusive unless ``low_inclusive`` is False).
+        sampling: keras-tuner's sampling of a float range.
+        condition: ``(parent, value)``: the parameter exists only while the
+            parent hyperparameter has that value (a conditional scope).
+        choices: the allowed choices of a ``"choice"`` parameter (``None``:
+            any positive integer, for batch sizes).
+    """
+
+    name: str
+    kind: str
+    argument: str
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    sampling: str = "linear"
+    condition: tuple[str, str] | None = None
+    choices: tuple[str, ...] | None = None
+
+
+_PARAMETERS = (
+    _Parameter("dropout", "float", "dropout", 0.0, 1.0, high_inclusive=False),
+    _Parameter(
+        "learning_rate",
+        "float",
+        "learning_rate",
+        0.0,
+        None,
+        low_inclusive=False,
+        sampling="log",
+    ),
+    _Parameter("optimizer", "choice", "optimizers", choices=OPTIMIZERS),
+    _Parameter(
+        "momentum",
+        "float",
+        "momentum",
+        0.0,
+        1.0,
+        high_inclusive=False,
+        condition=("optimizer", "sgd"),
+    ),
+    _Parameter("schedule", "choice", "schedules", choices=SCHEDULES),
+    _Parameter(
+        "step_drop_every", "int", "step_drop_every", 1, condition=("schedule", "step")
+    ),
+    _Parameter(
+        "step_factor",
+        "float",
+        "step_factor",
+        0.0,
+        1.0,
+        low_inclusive=False,
+        condition=("schedule", "step"),
+    ),
+    _Parameter("cliff_every", "int", "cliff_every", 1, condition=("schedule", "cliff")),
+    _Parameter(
+        "cliff_factor",
+        "float",
+        "cliff_factor",
+        0.0,
+        1.0,
+        low_inclusive=False,
+        condition=("schedule", "cliff"),
+    ),
+    _Parameter(
+        "cliff_decay_rate",
+        "float",
+        "cliff_decay_rate",
+        0.0,
+        1.0,
+        low_inclusive=False,
+        condition=("schedule", "cliff"),
+    ),
+    # Optional: exists only when `batch_sizes` is given.
+    _Parameter("batch_size", "choice", "batch_sizes"),
+)
+_RESERVED_NAMES = frozenset(parameter.name for parameter in _PARAMETERS)
+_PARENT_CHOICES = {
+    parameter.name: parameter.argument
+    for parameter in _PARAMETERS
+    if parameter.kind == "choice"
 }
 
 
-def _as_range(
-    name: str, value: Any, *, low: float, high: float, integer: bool = False
-) -> tuple[float, float]:
+def _check_range(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> tuple[Any, Any]:
     """Checks a ``(min, max)`` pair (or one number, meaning a fixed value)."""
-    if isinstance(value, bool) or value is None:
-        raise TypeError(
-            f"`{name}` must be a number or a (min, max) pair; received {value!r}."
-        )
-    if isinstance(value, (int, float)):
+    expected = (
+        "an integer or an (min, max) pair of integers"
+        if integer
+        else ("a number or a (min, max) pair of numbers")
+    )
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
         pair = (value, value)
     elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
         pair = tuple(value)
     else:
-        raise TypeError(
-            f"`{name}` must be a number or a (min, max) pair; received {value!r}."
-        )
-    for bound in pair:
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)):
-            raise TypeError(f"`{name}` bounds must be numbers; received {value!r}.")
-        if integer and int(bound) != bound:
-            raise TypeError(f"`{name}` bounds must be integers; received {value!r}.")
-        if not (low <= bound <= high) or math.isnan(bound):
-            raise ValueError(
-                f"`{name}` must lie in [{low}, {high}]; received {value!r}."
-            )
-    if pair[0] > pair[1]:
-        raise ValueError(
-            f"`{name}` must be (min, max) with min <= max; received {value!r}."
-        )
+        raise invalid_argument(name, value, expected, error=TypeError)
     if integer:
-        return int(pair[0]), int(pair[1])
-    return float(pair[0]), float(pair[1])
+        checked = tuple(
+            check_integer(name, bound, minimum=low, maximum=high) for bound in pair
+        )
+    else:
+        checked = tuple(
+            check_number(
+                name,
+                bound,
+                low=low,
+                high=high,
+                low_inclusive=low_inclusive,
+                high_inclusive=high_inclusive,
+            )
+            for bound in pair
+        )
+    if checked[0] > checked[1]:
+        raise invalid_argument(name, value, "a (min, max) pair with min <= max")
+    return checked
 
 
-def _as_choices(name: str, value: Any, allowed: Sequence[str] | None) -> tuple:
+def _check_choices(name: str, value: Any, allowed: Sequence[Any] | None) -> tuple:
+    """Checks a non-empty sequence of distinct choices (one string: one choice)."""
     if isinstance(value, str):
         value = (value,)
     if not isinstance(value, Sequence) or len(value) == 0:
-        raise TypeError(
-            f"`{name}` must be a non-empty sequence of choices; received {value!r}."
+        raise invalid_argument(
+            name, value, "a non-empty sequence of choices", error=TypeError
         )
     choices = tuple(value)
     if len(set(choices)) != len(choices):
-        raise ValueError(f"`{name}` has repeated choices; received {value!r}.")
+        raise invalid_argument(name, value, "a sequence of distinct choices")
     if allowed is not None:
         unknown = [choice for choice in choices if choice not in allowed]
         if unknown:
-            raise ValueError(
-                f"`{name}` has unknown choices {unknown}; expected some of {allowed}."
-            )
+            listed = ", ".join(repr(choice) for choice in allowed)
+            raise invalid_argument(name, value, f"a sequence of {listed}")
     return choices
 
 
@@ -138,103 +239,60 @@ class SearchSpace:
         cliff_factor: float | tuple[float, float] = (0.05, 0.5),
         cliff_decay_rate: float | tuple[float, float] = (0.8, 1.0),
     ) -> None:
-        self.dropout = _as_range("dropout", dropout, low=0.0, high=0.999)
-        self.learning_rate = _as_range(
-            "learning_rate", learning_rate, low=1e-12, high=1e3
-        )
-        self.schedules = _as_choices("schedules", schedules, SCHEDULES)
-        self.optimizers = _as_choices("optimizers", optimizers, OPTIMIZERS)
-        self.momentum = _as_range("momentum", momentum, low=0.0, high=0.999)
-        self.step_drop_every = _as_range(
-            "step_drop_every", step_drop_every, low=1, high=10_000, integer=True
-        )
-        self.step_factor = _as_range("step_factor", step_factor, low=1e-6, high=1.0)
-        self.cliff_every = _as_range(
-            "cliff_every", cliff_every, low=1, high=10_000, integer=True
-        )
-        self.cliff_factor = _as_range("cliff_factor", cliff_factor, low=1e-6, high=1.0)
-        self.cliff_decay_rate = _as_range(
-            "cliff_decay_rate", cliff_decay_rate, low=1e-6, high=1.0
-        )
-        if batch_sizes is not None:
-            batch_sizes = _as_choices("batch_sizes", batch_sizes, None)
-            for size in batch_sizes:
-                if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                    raise ValueError(
-                        "`batch_sizes` must hold positive integers; received "
-                        f"{batch_sizes!r}."
-                    )
-        self.batch_sizes = batch_sizes
-        self.extra = self._check_extra(extra)
-
-    def _check_extra(self, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-        if extra is None:
-            return {}
-        if not isinstance(extra, Mapping):
-            raise TypeError(
-                f"`extra` must be a mapping from names to ranges; received {extra!r}."
-            )
-        checked = {}
-        reserved = set(self._builtin_names()) | {"batch_size"}
-        for name, spec in extra.items():
-            if (
-                not isinstance(name, str)
-                or name in reserved
-                or name.startswith("tuner/")
-            ):
-                raise ValueError(
-                    f"`extra` name {name!r} is not allowed: it must be a string "
-                    f"other than {sorted(reserved)} and not start with 'tuner/'."
-                )
-            if isinstance(spec, list):
-                checked[name] = ("choice", _as_choices(f"extra[{name!r}]", spec, None))
-            elif isinstance(spec, tuple) and len(spec) == 2:
-                integer = all(
-                    isinstance(b, int) and not isinstance(b, bool) for b in spec
-                )
-                bounds = _as_range(
-                    f"extra[{name!r}]",
-                    spec,
-                    low=-math.inf,
-                    high=math.inf,
-                    integer=integer,
-                )
-                checked[name] = ("int" if integer else "float", bounds)
+        arguments = {
+            "dropout": dropout,
+            "learning_rate": learning_rate,
+            "schedules": schedules,
+            "optimizers": optimizers,
+            "momentum": momentum,
+            "batch_sizes": batch_sizes,
+            "step_drop_every": step_drop_every,
+            "step_factor": step_factor,
+            "cliff_every": cliff_every,
+            "cliff_factor": cliff_factor,
+            "cliff_decay_rate": cliff_decay_rate,
+        }
+        for parameter in _PARAMETERS:
+            value = arguments[parameter.argument]
+            if parameter.kind == "choice":
+                if value is not None or parameter.name != "batch_size":
+                    value = _check_choices(parameter.argument, value, parameter.choices)
+                if parameter.name == "batch_size" and value is not None:
+                    for size in value:
+                        check_integer("batch_sizes", size)
             else:
-                raise TypeError(
-                    f"`extra[{name!r}]` must be a (min, max) tuple or a list of "
-                    f"choices; received {spec!r}."
+                value = _check_range(
+                    parameter.argument,
+                    value,
+                    integer=parameter.kind == "int",
+                    low=parameter.low,
+                    high=parameter.high,
+                    low_inclusive=parameter.low_inclusive,
+                    high_inclusive=parameter.high_inclusive,
                 )
-        return checked
+            setattr(self, parameter.argument, value)
+        self.extra = _check_extra(extra)
 
-    @staticmethod
-    def _builtin_names() -> list[str]:
-        return [
-            "dropout",
-            "learning_rate",
-            "optimizer",
-            "momentum",
-            "schedule",
-            "step_drop_every",
-            "step_factor",
-            "cliff_every",
-            "cliff_factor",
-            "cliff_decay_rate",
-        ]
+    def _parameters(self) -> list[_Parameter]:
+        """The table's parameters this space produces (their parent can take their value)."""
+        present = []
+        for parameter in _PARAMETERS:
+            if getattr(self, parameter.argument) is None:
+                continue  # batch_size without batch_sizes
+            if parameter.condition is not None:
+                parent, value = parameter.condition
+                if value not in getattr(self, _PARENT_CHOICES[parent]):
+                    continue
+            present.append(parameter)
+        return present
 
     def names(self) -> list[str]:
-        """Returns the names of every hyperparameter this space can produce."""
-        names = ["dropout", "learning_rate", "optimizer"]
-        if "sgd" in self.optimizers:
-            names.append("momentum")
-        names.append("schedule")
-        if "step" in self.schedules:
-            names += ["step_drop_every", "step_factor"]
-        if "cliff" in self.schedules:
-            names += ["cliff_every", "cliff_factor", "cliff_decay_rate"]
-        if self.batch_sizes is not None:
-            names.append("batch_size")
-        return names + list(self.extra)
+        """Returns the names of every hyperparameter this space can produce.
+
+        Hyperparameters that a ``build_fn`` declares itself on ``hp`` are not
+        among them; :meth:`values` adds them.
+        """
+        return [parameter.name for parameter in self._parameters()] + list(self.extra)
 
     def declare(self, hp: Any) -> dict[str, Any]:
         """Declares the hyperparameters on ``hp`` and returns their current values.
@@ -246,77 +304,120 @@ class SearchSpace:
             A dictionary from every name in :meth:`names` to its value in
             ``hp``, ``None`` for parameters inactive in this trial.
         """
-        values: dict[str, Any] = {}
-        values["dropout"] = _number(hp, "dropout", self.dropout)
-        values["learning_rate"] = _number(
-            hp, "learning_rate", self.learning_rate, sampling="log"
-        )
-        values["optimizer"] = hp.Choice("optimizer", list(self.optimizers))
-        if "sgd" in self.optimizers:
-            with hp.conditional_scope("optimizer", ["sgd"]):
-                values["momentum"] = _number(hp, "momentum", self.momentum)
-        values["schedule"] = hp.Choice("schedule", list(self.schedules))
-        if "step" in self.schedules:
-            with hp.conditional_scope("schedule", ["step"]):
-                values["step_drop_every"] = _number(
-                    hp, "step_drop_every", self.step_drop_every, integer=True
-                )
-                values["step_factor"] = _number(hp, "step_factor", self.step_factor)
-        if "cliff" in self.schedules:
-            with hp.conditional_scope("schedule", ["cliff"]):
-                values["cliff_every"] = _number(
-                    hp, "cliff_every", self.cliff_every, integer=True
-                )
-                values["cliff_factor"] = _number(hp, "cliff_factor", self.cliff_factor)
-                values["cliff_decay_rate"] = _number(
-                    hp, "cliff_decay_rate", self.cliff_decay_rate
-                )
-        if self.batch_sizes is not None:
-            values["batch_size"] = hp.Choice("batch_size", list(self.batch_sizes))
-        for name, (kind, spec) in self.extra.items():
-            if kind == "choice":
-                values[name] = hp.Choice(name, list(spec))
+        for parameter in self._parameters():
+            spec = getattr(self, parameter.argument)
+            if parameter.condition is None:
+                _declare(hp, parameter.name, parameter.kind, spec, parameter.sampling)
             else:
-                values[name] = _number(hp, name, spec, integer=kind == "int")
+                parent, value = parameter.condition
+                with hp.conditional_scope(parent, [value]):
+                    _declare(
+                        hp, parameter.name, parameter.kind, spec, parameter.sampling
+                    )
+        for name, (kind, spec) in self.extra.items():
+            _declare(hp, name, kind, spec, "linear")
         # keras-tuner returns None from an inactive conditional parameter, but
         # a value left over from another trial could also be present: read
         # everything back through values() so inactive means None everywhere.
-        return self.values(hp)
+        return self.values(hp, include_undeclared=False)
 
-    def values(self, hp: Any) -> dict[str, Any]:
+    def values(self, hp: Any, *, include_undeclared: bool = True) -> dict[str, Any]:
         """Returns the values in ``hp`` for :meth:`names`, ``None`` when inactive.
 
         Works on a ``keras_tuner.HyperParameters`` or a plain dictionary of
         values; keras-tuner's own ``tuner/*`` entries are left out.
+
+        Args:
+            hp: the trial's hyperparameters.
+            include_undeclared: also return, after the space's own names, the
+                hyperparameters that ``build_fn`` declared itself on ``hp``
+                (e.g. ``hp.Int("units", ...)``), those active in this trial.
         """
-        raw = dict(hp) if isinstance(hp, Mapping) else dict(hp.values)
+        if isinstance(hp, Mapping):
+            raw = dict(hp)
+            is_active = None
+        else:
+            raw = dict(hp.values)
+            is_active = hp.is_active
         result = {}
         for name in self.names():
-            condition = _CONDITIONS.get(name)
+            condition = _condition(name)
             active = condition is None or raw.get(condition[0]) == condition[1]
             result[name] = raw.get(name) if active else None
+        if include_undeclared:
+            for name, value in raw.items():
+                if name in result or name.startswith("tuner/"):
+                    continue
+                if is_active is None or is_active(name):
+                    result[name] = value
         return result
 
     def __repr__(self) -> str:
-        return (
-            f"SearchSpace(dropout={self.dropout}, learning_rate={self.learning_rate}, "
-            f"schedules={self.schedules}, optimizers={self.optimizers}, "
-            f"momentum={self.momentum}, batch_sizes={self.batch_sizes}, "
-            f"extra={ {k: v[1] for k, v in self.extra.items()} })"
+        ranges = ", ".join(
+            f"{argument}={getattr(self, argument)!r}"
+            for argument in dict.fromkeys(p.argument for p in _PARAMETERS)
         )
+        extra = {name: spec for name, (_, spec) in self.extra.items()}
+        return f"SearchSpace({ranges}, extra={extra!r})"
 
 
-def _number(
-    hp: Any,
-    name: str,
-    bounds: tuple[float, float],
-    *,
-    sampling: str = "linear",
-    integer: bool = False,
-) -> Any:
-    low, high = bounds
+def _condition(name: str) -> tuple[str, str] | None:
+    for parameter in _PARAMETERS:
+        if parameter.name == name:
+            return parameter.condition
+    return None
+
+
+def _check_extra(extra: Mapping[str, Any] | None) -> dict[str, tuple[str, Any]]:
+    """Checks ``extra`` and returns name -> (kind, range or choices)."""
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise invalid_argument(
+            "extra", extra, "a mapping from names to ranges", error=TypeError
+        )
+    checked = {}
+    for name, spec in extra.items():
+        if (
+            not isinstance(name, str)
+            or name in _RESERVED_NAMES
+            or name.startswith("tuner/")
+        ):
+            raise invalid_argument(
+                "extra",
+                extra,
+                f"a mapping whose names are strings other than "
+                f"{sorted(_RESERVED_NAMES)} and do not start with 'tuner/'",
+            )
+        argument = f"extra[{name!r}]"
+        if isinstance(spec, list):
+            checked[name] = ("choice", _check_choices(argument, spec, None))
+        elif isinstance(spec, tuple) and len(spec) == 2:
+            integer = all(
+                isinstance(b, numbers.Integral) and not isinstance(b, bool)
+                for b in spec
+            )
+            checked[name] = (
+                "int" if integer else "float",
+                _check_range(argument, spec, integer=integer, low=None),
+            )
+        else:
+            raise invalid_argument(
+                argument,
+                spec,
+                "a (min, max) tuple or a list of choices",
+                error=TypeError,
+            )
+    return checked
+
+
+def _declare(hp: Any, name: str, kind: str, spec: Any, sampling: str) -> Any:
+    """Declares one hyperparameter on ``hp``: a choice, or a range (fixed if min == max)."""
+    if kind == "choice":
+        return hp.Choice(name, list(spec))
+    low, high = spec
     if low == high:
-        return hp.Fixed(name, int(low) if integer else float(low))
-    if integer:
+        return hp.Fixed(name, low)
+    if kind == "int":
         return hp.Int(name, int(low), int(high))
     return hp.Float(name, low, high, sampling=sampling)

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dlm.cli import main
+from keras_dlm.cli import CommandLineError, main
 from keras_dlm.cli.tune import configure_distributed, parse_oracle
 from keras_dlm.datasets import load_digits
 from keras_dlm.tuning import SearchSpace
@@ -53,12 +53,25 @@ def _tune(tmp_path, tiny_npz, *extra):
     return [
         "tune", "--dataset", tiny_npz, "--model", "mlp", "--tuner", "random",
         "--max-trials", "2", "--epochs", "1", "--directory", str(tmp_path / "runs"),
-        "--seed", "1", *extra,
+        "--seed", "1", "--lr-range", "1e-3,0.3", "--retrain-epochs", "0", *extra,
     ]  # fmt: skip
 
 
+_LOAD_IN_A_FRESH_PROCESS = """
+import sys
+import keras_dlm  # the only import a user of the file should need
+import keras
+import numpy as np
+model = keras.models.load_model(sys.argv[1])
+data = np.load(sys.argv[2])
+predicted = np.argmax(model.predict(data["x_test"], verbose=0), -1)
+print(model.optimizer.get_config()["learning_rate"]["class_name"],
+      float(np.mean(predicted == data["y_test"])))
+"""
+
+
 def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clean_env):
-    assert main(_tune(tmp_path, tiny_npz)) == 0
+    assert main(_tune(tmp_path, tiny_npz, "--schedules", "step")) == 0
     out = capsys.readouterr().out
     assert len(re.findall(r"\[tuner0\] trial \d+\s+COMPLETED", out)) == 2
     project = tmp_path / "runs" / "mlp-tiny"
@@ -67,7 +80,7 @@ def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clea
     assert all(path.is_file() for path in files.values())
 
     best = json.loads(files["best_hyperparameters.json"].read_text())
-    assert set(best) == set(SearchSpace().names())
+    assert set(best) == set(SearchSpace(schedules=("step",), optimizers="adam").names())
     with open(files["trials.csv"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["status"] for row in rows] == ["COMPLETED", "COMPLETED"]
@@ -78,33 +91,111 @@ def test_tune_writes_the_four_files_and_resumes(tmp_path, tiny_npz, capsys, clea
     assert "2 of 2 trials completed, 0 failed" in out
 
     # The saved model reproduces the test accuracy the command printed.
-    import keras_dlm.schedules  # noqa: F401  (registers the schedules for loading)
+    import keras_dlm.schedules  # noqa: F401  (see the fresh-process test below)
 
     model = keras.saving.load_model(files["best_model.keras"])
     printed = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
     (_, _), (x_test, y_test) = load_digits()
-    accuracy = np.mean(
-        np.argmax(model.predict(x_test[:60], verbose=0), -1) == y_test[:60]
-    )
-    assert accuracy == pytest.approx(printed, abs=5e-5)
+    predicted = np.argmax(model.predict(x_test[:60], verbose=0), -1)
+    assert np.mean(predicted == y_test[:60]) == pytest.approx(printed, abs=5e-5)
 
     # --resume of a finished search runs no trial and reports the same trials.
-    assert main(_tune(tmp_path, tiny_npz, "--resume")) == 0
+    before = files["trials.csv"].read_text()
+    assert main(_tune(tmp_path, tiny_npz, "--schedules", "step", "--resume")) == 0
     captured = capsys.readouterr()
     assert "[tuner0] trial" not in captured.out
     assert "2 of 2 trials completed" in captured.out
     assert "warning" not in captured.err
 
+    # Without --resume, a finished search is not replaced: one line, exit 2.
+    assert main(_tune(tmp_path, tiny_npz)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "--overwrite" in captured.err
+    assert files["trials.csv"].read_text() == before
+
     # --resume under a tuner id without a state file: keras-tuner would start
-    # afresh over the old trials; the command warns and stops instead.
-    before = (project / "trials.csv").read_text()
+    # afresh over the old trials; the command refuses instead.
     assert main(_tune(tmp_path, tiny_npz, "--resume", "--tuner-id", "tuner9")) == 2
     captured = capsys.readouterr()
     assert "tuner9.json is missing" in captured.err
-    assert "tuner0" in captured.err and "not resuming" in captured.err
-    assert "trial" not in captured.out.split("\n", 1)[1]  # no trial ran
-    assert (project / "trials.csv").read_text() == before
+    assert "tuner0" in captured.err and "Not resuming" in captured.err
+    assert captured.out == ""  # refused before the search began
+    assert files["trials.csv"].read_text() == before
     assert not (project / "tuner9.json").exists()
+
+    # --overwrite starts afresh.
+    assert main(_tune(tmp_path, tiny_npz, "--overwrite", "--max-trials", "1")) == 0
+    assert "1 of 1 trials completed" in capsys.readouterr().out
+    with open(files["trials.csv"], newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 1
+
+
+def test_best_model_loads_in_a_fresh_process(tmp_path, tiny_npz, capsys, clean_env):
+    # --schedules step: the saved optimizer holds a keras_dlm StepDecay, which
+    # must load after `import keras_dlm` alone (no keras_dlm.schedules import).
+    args = _tune(tmp_path, tiny_npz, "--schedules", "step", "--max-trials", "1")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    loaded = subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_A_FRESH_PROCESS,
+         str(tmp_path / "runs" / "mlp-tiny" / "best_model.keras"), tiny_npz],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    schedule, accuracy = loaded.stdout.split()[-2:]
+    assert schedule == "StepDecay"
+    printed = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
+    assert float(accuracy) == pytest.approx(printed, abs=5e-5)
+
+
+def test_default_pipeline_range_tests_and_retraining(
+    tmp_path, tiny_npz, capsys, clean_env
+):
+    # The default learning-rate range (the range tests) and the retraining on
+    # all training data, kept small: one trial, one epoch, two epochs retrained.
+    args = _tune(tmp_path, tiny_npz, "--max-trials", "1", "--lr-range", "auto",
+                 "--retrain-epochs", "2", "--time-budget", "10m")  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"adam: learning rate (\S+) \.\.\. (\S+) \(range tests: ", out)
+    assert found, out
+    project = tmp_path / "runs" / "mlp-tiny"
+    saved = json.loads((project / "lr_range.json").read_text())
+    # One decade around the median suggestion.
+    assert saved["high"] / saved["low"] == pytest.approx(10.0, rel=1e-6)
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert saved["low"] <= best["learning_rate"] <= saved["high"]
+    retrained = re.search(
+        r"retrained the best configuration on all 160 training examples .* for 2 "
+        r"epochs, cosine decay .*: test accuracy (\d\.\d+)",
+        out,
+    )
+    assert retrained, out
+    assert "best trial's model (trial 0, trained on the first 80%" in out
+    # best_model.keras is the retrained model.
+    import keras_dlm.schedules  # noqa: F401
+
+    model = keras.saving.load_model(project / "best_model.keras")
+    (_, _), (x_test, y_test) = load_digits()
+    predicted = np.argmax(model.predict(x_test[:60], verbose=0), -1)
+    assert np.mean(predicted == y_test[:60]) == pytest.approx(
+        float(retrained.group(1)), abs=5e-5
+    )
+    # Its rate fell from the best trial's to 0 over the 2 epochs of
+    # ceil(160 / 32) = 5 steps (cosine decay).
+    schedule = model.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["decay_steps"] == 10
+    assert schedule["config"]["initial_learning_rate"] == pytest.approx(
+        best["learning_rate"]
+    )
+    # --resume keeps the measured range instead of measuring again.
+    args = _tune(tmp_path, tiny_npz, "--max-trials", "1", "--lr-range", "auto",
+                 "--resume")  # fmt: skip
+    assert main(args) == 0
+    assert f"(from {project / 'lr_range.json'})" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="checks the non-TensorFlow refusal")
@@ -129,11 +220,30 @@ def test_tensorflow_only_options_are_refused(
         (["--distributed", "chief", "--tuner-id", "boss"], "chief"),
         (["--model", "transfer"], "backbone"),
         (["--backbone", "module"], "backbone"),
+        (["--seed", "-1"], "--seed"),
+        (["--directory", "FILE"], "--directory"),
+        (["--output-dir", "FILE"], "--output-dir"),
+        (["--resume", "--overwrite"], "exclude each other"),
+        (["--project-name", "a/b"], "--project-name"),
+        (["--time-budget", "soon"], "--time-budget"),
+        (["--time-budget=-5m"], "--time-budget"),
+        (["--lr-range", "0.1,0.01"], "--lr-range"),
+        (["--lr-range", "nan,1"], "--lr-range"),
+        (["--retrain-epochs", "-1"], "--retrain-epochs"),
+        (["--dataset", "FILE"], "not a readable .npz"),
     ],
 )
 def test_bad_options(tmp_path, tiny_npz, capsys, clean_env, extra, match):
+    # Every input is checked before the first trial: a user error is one
+    # line on stderr and exit status 2, and no folder is created.
+    a_file = tmp_path / "a-file.npz"
+    a_file.write_text("not a folder, not an archive")
+    extra = [str(a_file) if value == "FILE" else value for value in extra]
     assert main(_tune(tmp_path, tiny_npz, *extra)) == 2
-    assert match in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert match in captured.err and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.tf_only
@@ -172,7 +282,7 @@ def test_parse_oracle():
     assert parse_oracle("127.0.0.1:8123") == ("127.0.0.1", 8123)
     assert parse_oracle("9000") == ("127.0.0.1", 9000)
     assert parse_oracle("[::1]:7000") == ("::1", 7000)
-    with pytest.raises(ValueError, match="HOST:PORT"):
+    with pytest.raises(CommandLineError, match="HOST:PORT"):
         parse_oracle("localhost:http")
 
 
@@ -218,13 +328,16 @@ def test_distributed_search_on_localhost(tmp_path, tiny_npz):
         sys.executable, "-m", "keras_dlm.cli", "tune", "--dataset", tiny_npz,
         "--model", "mlp", "--tuner", "random", "--max-trials", "2", "--epochs", "1",
         "--directory", str(tmp_path / "shared"), "--oracle", f"127.0.0.1:{port}",
+        "--lr-range", "1e-3,0.3", "--retrain-epochs", "0",
     ]  # fmt: skip
     roles = [("chief", ["--distributed", "chief"])] + [
         (f"worker{i}", ["--distributed", "worker", "--tuner-id", f"worker-{i}"])
         for i in (1, 2)
     ]
     processes, logs = {}, {}
-    deadline = time.monotonic() + 240  # a worker would wait an hour for a chief
+    # A worker would wait an hour for a chief; 8 minutes leave room for a
+    # machine shared with other work (three TensorFlow start-ups).
+    deadline = time.monotonic() + 480
     try:
         for name, options in roles:
             logs[name] = open(tmp_path / f"{name}.log", "w+")  # noqa: SIM115
@@ -270,3 +383,31 @@ def test_distributed_search_on_localhost(tmp_path, tiny_npz):
     assert sorted(row["trial"] for row in rows) == ["0", "1"]
     assert {row["status"] for row in rows} == {"COMPLETED"}
     assert (project / "best_model.keras").is_file()
+
+
+def test_retraining_epochs_under_a_time_budget(capsys):
+    from types import SimpleNamespace
+
+    from keras_dlm.cli.tune import _epochs_that_fit
+
+    # Two trials: 8 s over 4 epochs run (stopped by the budget) and 12 s over
+    # 8: the slower rate, 2 s an epoch, x1.25 for the validation data.
+    histories = {"0": [0.5] * 4, "1": [0.5] * 8}
+    trials = [SimpleNamespace(trial_id="0", seconds=8.0),
+              SimpleNamespace(trial_id="1", seconds=12.0)]  # fmt: skip
+    oracle = SimpleNamespace(
+        get_trial=lambda trial_id: SimpleNamespace(
+            metrics=SimpleNamespace(get_history=lambda name: histories[trial_id])
+        )
+    )
+    result = SimpleNamespace(
+        completed_trials=trials,
+        objective="val_accuracy",
+        tuner=SimpleNamespace(oracle=oracle),
+    )
+    assert _epochs_that_fit(result, 100.0, 1.25, 30, 8) == 30  # 40 fit
+    assert _epochs_that_fit(result, 30.0, 1.25, 30, 8) == 12
+    assert "12 retraining epochs fit" in capsys.readouterr().out
+    # Fewer than a trial's epochs: no retraining, the best trial's model stays.
+    assert _epochs_that_fit(result, 15.0, 1.25, 30, 8) == 0
+    assert "keeping the best trial's model" in capsys.readouterr().out

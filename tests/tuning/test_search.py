@@ -3,9 +3,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 
 import keras
-import numpy as np
 import pytest
 
 from keras_dlm.tuning import SearchSpace, TunableModel, check_resume, search, state_file
@@ -181,21 +181,108 @@ def test_failed_trials_are_reported(tmp_path, tiny_digits, build_fn):
         result.best_model()
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"tuner": "evolution"}, "tuner"),
-        ({"max_trials": 0}, "max_trials"),
-        ({"epochs": 1.5}, "epochs"),
-        ({"validation_split": 1.0}, "validation_split"),
-    ],
-)
-def test_invalid_search_arguments(tmp_path, build_fn, kwargs, match):
-    x = np.zeros((4, 64), "float32")
-    with pytest.raises(ValueError, match=match):
+def _build_with_units(hp, dropout):
+    """A build_fn that declares a hyperparameter of its own."""
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(hp.Int("units", 4, 12, step=4), activation="relu"),
+            keras.layers.Dropout(dropout),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def test_build_fn_hyperparameters_and_executions_are_reported(tmp_path, tiny_digits):
+    (x, y), validation = tiny_digits
+    _CountFits.fits = 0
+    result = search(
+        _hypermodel(_build_with_units),
+        x,
+        y,
+        validation_data=validation,
+        tuner="random",
+        max_trials=1,
+        epochs=1,
+        directory=tmp_path,
+        seed=2,
+        callbacks=[_CountFits()],
+        executions_per_trial=2,
+        max_consecutive_failed_trials=5,
+        verbose=0,
+    )
+    # keras-tuner's own arguments reach it: two fits for the one trial.
+    assert _CountFits.fits == 2
+    assert result.tuner.executions_per_trial == 2
+    assert result.tuner.oracle.max_consecutive_failed_trials == 5
+    (trial,) = result.trials
+    units = trial.hyperparameters["units"]
+    assert units in (4, 8, 12)
+    # The model really has that many units.
+    assert result.best_model().layers[0].units == units
+    assert result.hyperparameter_names[-1] == "units"
+    assert result.best_hyperparameters["units"] == units
+    assert "units" in result.table().splitlines()[0]
+    result.to_csv(tmp_path / "trials.csv")
+    with open(tmp_path / "trials.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert int(row["units"]) == units
+    # The objective is the validation accuracy at the best epoch, averaged
+    # over the two executions (keras-tuner's convert_to_metrics_dict).
+    observations = result.tuner.oracle.get_trial(trial.trial_id).metrics
+    assert trial.objective == pytest.approx(observations.get_best_value("val_accuracy"))
+
+
+def test_max_consecutive_failed_trials_stops_the_search(
+    tmp_path, tiny_digits, build_fn
+):
+    (x, y), validation = tiny_digits
+    with pytest.raises(
+        RuntimeError, match="consecutive failures exceeded the limit of 1"
+    ):
         search(
-            _hypermodel(build_fn), x, np.zeros(4, "int32"), directory=tmp_path, **kwargs
+            _hypermodel(build_fn),
+            x,
+            y,
+            validation_data=validation,
+            tuner="random",
+            max_trials=3,
+            epochs=1,
+            directory=tmp_path,
+            callbacks=[_Boom()],
+            max_consecutive_failed_trials=1,
+            verbose=0,
         )
+
+
+def test_epoch_progress_line(capsys):
+    from keras_dlm.tuning._tuners import EpochProgress
+
+    progress = EpochProgress("[tuner0] trial 3", "val_accuracy", interval=0.0)
+    progress.set_params({"epochs": 10})
+    progress.on_train_begin()
+    progress.on_epoch_end(3, {"val_accuracy": 0.93125, "loss": 0.2})
+    line = capsys.readouterr().out
+    assert re.fullmatch(
+        r"\[tuner0\] trial 3  epoch 4/10  val_accuracy=0\.9313  \d+\.\ds\n", line
+    ), line
+    # Not a terminal: at most one line per interval.
+    progress = EpochProgress("t", "val_accuracy", interval=3600.0, in_place=False)
+    progress.set_params({"epochs": 10})
+    progress.on_train_begin()
+    for epoch in range(5):
+        progress.on_epoch_end(epoch, {"val_accuracy": 0.5})
+    assert capsys.readouterr().out == ""
+    # A terminal: one line rewritten in place, cleared at the end.
+    progress = EpochProgress("t", "val_accuracy", in_place=True)
+    progress.set_params({"epochs": 2})
+    progress.on_train_begin()
+    progress.on_epoch_end(0, {"val_accuracy": 0.5})
+    progress.on_epoch_end(1, {"val_accuracy": 0.75})
+    progress.on_train_end()
+    out = capsys.readouterr().out
+    assert out.startswith("\rt  epoch 1/2  val_accuracy=0.5000")
+    assert "\rt  epoch 2/2  val_accuracy=0.7500" in out and out.endswith("\r\033[K")
 
 
 @pytest.mark.slow
@@ -315,3 +402,68 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"keras-dlm\[plot\]"):
         _handmade_result().plot(tmp_path / "t.png")
+
+
+def test_parallel_coordinates_cover_every_hyperparameter(tmp_path):
+    from keras_dlm.tuning import SearchResult, TrialRecord
+    from keras_dlm.tuning._result import _axis_positions
+
+    def record(trial_id, score, **values):
+        return TrialRecord(trial_id, "COMPLETED", values, score, 1.0)
+
+    trials = [
+        record("0", 0.5, learning_rate=1e-4, optimizer="sgd", momentum=0.9, units=8),
+        record("1", 0.9, learning_rate=1e-2, optimizer="adam", momentum=None, units=16),
+        record("2", 0.7, learning_rate=1e-3, optimizer="adam", momentum=None, units=8),
+    ]
+    names = ["learning_rate", "optimizer", "momentum", "unused"]
+    result = SearchResult(
+        trials, objective="val_accuracy", direction="max", hyperparameter_names=names
+    )
+    # Every hyperparameter that took a value, a build_fn's "units" included,
+    # then the objective; one never set in any trial has no axis.
+    assert result._axes() == [
+        "learning_rate", "optimizer", "momentum", "units", "val_accuracy"
+    ]  # fmt: skip
+    position, labels = _axis_positions("learning_rate", trials, "val_accuracy")
+    # Two decades, log scale: 1e-3 is half way.
+    assert [position(t) for t in trials] == pytest.approx([0.0, 1.0, 0.5])
+    position, labels = _axis_positions("optimizer", trials, "val_accuracy")
+    assert [position(t) for t in trials] == [0.0, 1.0, 1.0]
+    assert sorted(label for _, label in labels) == ["adam", "sgd"]
+    position, labels = _axis_positions("momentum", trials, "val_accuracy")
+    assert position(trials[0]) == 0.5 and position(trials[1]) < 0  # inactive: below
+    assert "-" in [label for _, label in labels]
+    position, _ = _axis_positions("val_accuracy", trials, "val_accuracy")
+    assert [position(t) for t in trials] == pytest.approx([0.0, 1.0, 0.5])
+    result.plot(tmp_path / "t.png")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        type(self).epochs += 1
+
+
+def test_time_budget_ends_the_search(tmp_path, tiny_digits, build_fn):
+    (x, y), validation = tiny_digits
+    _CountEpochs.epochs = 0
+    result = search(
+        _hypermodel(build_fn),
+        x,
+        y,
+        validation_data=validation,
+        tuner="random",
+        max_trials=4,
+        epochs=3,
+        directory=tmp_path,
+        callbacks=[_CountEpochs()],
+        time_budget=1e-3,
+        verbose=0,
+    )
+    # Spent before the first trial: that one runs (a search always has one),
+    # stops after its first epoch, and no other trial starts.
+    assert [t.status for t in result.trials] == ["COMPLETED"]
+    assert _CountEpochs.epochs == 1
