@@ -133,8 +133,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--schedules",
         default="none",
-        help="comma-separated learning-rate schedules to try: none, step, cliff "
-        "(default: none)",
+        help="comma-separated learning-rate schedules to try: none, step, cliff, "
+        "onecycle, cyclical (default: none)",
     )
     parser.add_argument(
         "--optimizers",

@@ -113,8 +113,21 @@ def _learning_rate(
             decay_rate=float(values["cliff_decay_rate"]),
             steps_per_epoch=int(steps_per_epoch),
         )
+    if schedule == "onecycle":
+        horizon = epochs or _DEFAULT_HORIZON_EPOCHS
+        return schedules.OneCycle(
+            initial, total_steps=max(2, horizon * int(steps_per_epoch))
+        )
+    if schedule == "cyclical":
+        return schedules.Cyclical(
+            initial / 10.0,
+            initial,
+            step_size=int(values["cyclical_step_epochs"]) * int(steps_per_epoch),
+            mode="triangular2",
+        )
     raise ValueError(
-        f"Unknown schedule {schedule!r}; expected one of 'none', 'step', 'cliff'."
+        f"Unknown schedule {schedule!r}; expected one of 'none', 'step', 'cliff', "
+        "'onecycle', 'cyclical'."
     )
 
 

@@ -17,7 +17,10 @@ from typing import Any
 from keras_dlm._checks import check_integer, check_number, invalid_argument
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adamw")
-SCHEDULES = ("none", "step", "cliff")
+SCHEDULES = ("none", "step", "cliff", "onecycle", "cyclical")
+# What a SearchSpace tries when it is not told: the schedules whose trials
+# last as long as their epochs (one-cycle and cyclical are opt-in).
+_DEFAULT_SCHEDULES = ("none", "step", "cliff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +104,13 @@ _PARAMETERS = (
         1.0,
         low_inclusive=False,
         condition=("schedule", "cliff"),
+    ),
+    _Parameter(
+        "cyclical_step_epochs",
+        "int",
+        "cyclical_step_epochs",
+        1,
+        condition=("schedule", "cyclical"),
     ),
     # Optional: exists only when `batch_sizes` is given.
     _Parameter("batch_size", "choice", "batch_sizes"),
@@ -199,7 +209,12 @@ class SearchSpace:
         learning_rate: learning-rate range (log-uniform), positive.
         schedules: learning-rate schedules to try: ``"none"``, ``"step"``
             (``keras_dlm.schedules.StepDecay``), ``"cliff"``
-            (``keras_dlm.schedules.CliffDecay``).
+            (``keras_dlm.schedules.CliffDecay``), ``"onecycle"``
+            (``keras_dlm.schedules.OneCycle`` over the trial's steps, peaking at
+            the trial's learning rate), ``"cyclical"``
+            (``keras_dlm.schedules.Cyclical`` in ``"triangular2"`` mode between
+            a tenth of the trial's learning rate and the rate itself). Default:
+            ``("none", "step", "cliff")``.
         optimizers: optimizers to try: ``"sgd"``, ``"adam"``, ``"rmsprop"``,
             ``"adamw"``.
         momentum: SGD momentum range, within [0, 1).
@@ -214,6 +229,8 @@ class SearchSpace:
         cliff_every: distance between CliffDecay's cliffs range, in epochs.
         cliff_factor: CliffDecay's ``cliff_factor`` range, within (0, 1].
         cliff_decay_rate: CliffDecay's ``decay_rate`` range, within (0, 1].
+        cyclical_step_epochs: Cyclical's half cycle (``step_size``) range, in
+            epochs.
 
     Example:
 
@@ -227,7 +244,7 @@ class SearchSpace:
         self,
         dropout: float | tuple[float, float] = (0.0, 0.5),
         learning_rate: float | tuple[float, float] = (1e-4, 1e-1),
-        schedules: Sequence[str] = SCHEDULES,
+        schedules: Sequence[str] = _DEFAULT_SCHEDULES,
         optimizers: Sequence[str] = ("sgd", "adam"),
         momentum: float | tuple[float, float] = (0.0, 0.95),
         extra: Mapping[str, tuple | list] | None = None,
@@ -238,6 +255,7 @@ class SearchSpace:
         cliff_every: int | tuple[int, int] = (2, 6),
         cliff_factor: float | tuple[float, float] = (0.05, 0.5),
         cliff_decay_rate: float | tuple[float, float] = (0.8, 1.0),
+        cyclical_step_epochs: int | tuple[int, int] = (1, 4),
     ) -> None:
         arguments = {
             "dropout": dropout,
@@ -251,6 +269,7 @@ class SearchSpace:
             "cliff_every": cliff_every,
             "cliff_factor": cliff_factor,
             "cliff_decay_rate": cliff_decay_rate,
+            "cyclical_step_epochs": cyclical_step_epochs,
         }
         for parameter in _PARAMETERS:
             value = arguments[parameter.argument]

@@ -46,6 +46,7 @@ _SPACE_BAD = {
     "step_factor": [*_NOT_A_NUMBER[:-2], *_NOT_FINITE, (0.0, VE), (-0.5, VE),
                     (1.5, VE)],
     "cliff_every": [*_NOT_AN_INTEGER, (0, VE), (-2, VE)],
+    "cyclical_step_epochs": [*_NOT_AN_INTEGER, (0, VE), (-1, VE), ((3, 1), VE)],
     "cliff_factor": [*_NOT_A_NUMBER[:-2], *_NOT_FINITE, (0.0, VE), (-0.1, VE),
                      (2.0, VE)],
     "cliff_decay_rate": [*_NOT_A_NUMBER[:-2], *_NOT_FINITE, (0.0, VE), (-1.0, VE),

@@ -22,6 +22,7 @@ def _values(**overrides):
         "cliff_every": None,
         "cliff_factor": None,
         "cliff_decay_rate": None,
+        "cyclical_step_epochs": None,
     }
     values.update(overrides)
     return values
@@ -83,6 +84,44 @@ def test_cliff_schedule_counts_epochs():
     }
     for epoch, rate in expected.items():
         assert math.isclose(_rate(optimizer, epoch * spe), rate, rel_tol=1e-5), epoch
+
+
+def _torch_one_cycle(step, *, max_rate, total_steps):
+    # PyTorch's OneCycleLR (pct_start 0.3, div 25, final div 1e4, cosine),
+    # written out: warm-up ends at 0.3 * total - 1, the end at total - 1.
+    initial = max_rate / 25.0
+    final = initial / 1e4
+    warm_end = 0.3 * total_steps - 1
+    if step <= warm_end:
+        start, end, fraction = initial, max_rate, step / warm_end
+    else:
+        start, end = max_rate, final
+        fraction = (step - warm_end) / (total_steps - 1 - warm_end)
+    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1.0)
+
+
+def test_onecycle_schedule_spans_the_trial():
+    spe, epochs = 4, 5
+    optimizer = make_optimizer(
+        _values(schedule="onecycle"), steps_per_epoch=spe, epochs=epochs
+    )
+    for step in (0, 3, 5, 6, 12, 19):
+        expected = _torch_one_cycle(step, max_rate=0.05, total_steps=spe * epochs)
+        assert math.isclose(_rate(optimizer, step), expected, rel_tol=1e-4), step
+
+
+def test_cyclical_schedule_counts_epochs():
+    spe = 4
+    optimizer = make_optimizer(
+        _values(schedule="cyclical", cyclical_step_epochs=2), steps_per_epoch=spe
+    )
+    size = 2 * spe
+    for step in (0, 4, 8, 12, 16, 24, 40):
+        # Independent reference: Smith's triangular2 between lr / 10 and lr.
+        cycle = math.floor(1 + step / (2 * size))
+        x = abs(step / size - 2 * cycle + 1)
+        expected = 0.005 + 0.045 * max(0.0, 1 - x) / 2 ** (cycle - 1)
+        assert math.isclose(_rate(optimizer, step), expected, rel_tol=1e-5), step
 
 
 def test_schedule_needs_steps_per_epoch():

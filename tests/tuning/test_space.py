@@ -32,6 +32,14 @@ def test_names_follow_the_choices():
     assert "momentum" in space.names()
 
 
+def test_one_cycle_and_cyclical_are_opt_in():
+    assert "cyclical" not in SearchSpace().schedules
+    space = SearchSpace(schedules=("onecycle", "cyclical"), optimizers=("adam",))
+    assert space.names()[-2:] == ["schedule", "cyclical_step_epochs"]
+    with pytest.raises(ValueError, match="schedules"):
+        SearchSpace(schedules=("one-cycle",))
+
+
 def test_declare_registers_types_ranges_and_log_sampling():
     space = SearchSpace(
         dropout=(0.1, 0.4),
