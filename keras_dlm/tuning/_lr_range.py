@@ -44,18 +44,10 @@ def valley(learning_rates: Sequence[float], losses: Sequence[float]) -> float | 
     count = len(values)
     if count < 3:
         return None
-    lengths = np.ones(count, dtype=int)
-    start = end = 0
-    for i in range(1, count):
-        for j in range(i):
-            if values[i] < values[j] and lengths[i] < lengths[j] + 1:
-                lengths[i] = lengths[j] + 1
-        if lengths[end] < lengths[i]:
-            end = i
-            start = end - lengths[end]
-    sections = (end - start) / 3
-    index = start + int(sections) + int(sections / 2)
-    return float(rates[min(max(index, 0), count - 1)])
+    # The same rule as lr_find's "valley" suggestion (fastai's, transcribed).
+    from keras_dlm.lr_finder import _valley
+
+    return _valley(rates, values)[0]
 
 
 @dataclasses.dataclass(frozen=True)
