@@ -29,21 +29,19 @@ from keras_dlm._checks import (
     check_number,
     invalid_argument,
 )
+from keras_dlm._lr_find_defaults import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_LR,
+    DEFAULT_METHOD,
+    DEFAULT_MIN_LR,
+    DEFAULT_NUM_STEPS,
+    DEFAULT_SMOOTHING,
+    DEFAULT_STOP_FACTOR,
+    METHODS,
+)
 from keras_dlm.optimizers import _require_float_learning_rate, _set_learning_rate
 
 __all__ = ["LRFinder", "LRFinderResult", "lr_find"]
-
-# Shared by lr_find, LRFinder and `keras-dlm lr-find`: fastai's, except the
-# smoothing. With fastai's 0.98 the smoothed loss lags ~50 of the 100 steps
-# and the valley suggestion for the digits CNN (SGD, momentum 0.9) spread
-# 3.7x over 5 seeds; with 0.9 it stayed within 2.5x (docs/methods/sgd.md).
-DEFAULT_MIN_LR = 1e-7
-DEFAULT_MAX_LR = 10.0
-DEFAULT_NUM_STEPS = 100
-DEFAULT_SMOOTHING = 0.9
-DEFAULT_STOP_FACTOR = 4.0
-DEFAULT_BATCH_SIZE = 32
-DEFAULT_METHOD = "valley"
 
 # fastai's lr_find drops the first num_it // 10 points (the smoothed loss is
 # still settling) and the last 5 (the blow-up) before suggesting; its plot
@@ -216,7 +214,8 @@ _SUGGESTERS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, tuple]]] 
     "minimum": _minimum,
     "steep": _steep,
 }
-METHODS = tuple(_SUGGESTERS)
+if tuple(_SUGGESTERS) != METHODS:  # the CLI lists METHODS without importing this
+    raise ImportError("keras_dlm._lr_find_defaults.METHODS is out of date.")
 
 
 def _suggestion_window(

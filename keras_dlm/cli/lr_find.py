@@ -7,7 +7,7 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``lr-find`` options to ``parser`` (defaults: lr_find's own)."""
-    from keras_dlm import lr_finder as defaults
+    from keras_dlm import _lr_find_defaults as defaults
 
     parser.add_argument(
         "--min-lr",

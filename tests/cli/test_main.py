@@ -132,3 +132,18 @@ def test_a_set_log_level_is_not_changed(monkeypatch, capsys):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
     assert filtered == []  # TensorFlow's own output is left alone
     capsys.readouterr()
+
+
+def test_parser_starts_no_backend():
+    """`keras-dlm --help` and the quiet start-up rely on it: building the
+    parser imports no Keras (every subcommand imports its work in `run`)."""
+    code = (
+        "import sys; from keras_dlm.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') "
+        "if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
