@@ -8,26 +8,25 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
+from keras_dlm._checks import check_choice, check_integer, invalid_argument
+
 MODEL_FAMILIES = ("cnn", "mlp", "lstm", "transfer")
 
 
 def _check_shape(input_shape: Sequence[int], num_classes: int) -> tuple[int, ...]:
-    shape = tuple(input_shape)
+    expected = "a non-empty tuple of positive integers"
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise invalid_argument(
+            "input_shape", input_shape, expected, error=TypeError
+        ) from None
     if not shape or any(
         isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
         for d in shape
     ):
-        raise ValueError(
-            f"`input_shape` must be a tuple of positive integers; received {input_shape!r}."
-        )
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, (int, np.integer))
-        or num_classes < 2
-    ):
-        raise ValueError(
-            f"`num_classes` must be an integer >= 2; received {num_classes!r}."
-        )
+        raise invalid_argument("input_shape", input_shape, expected)
+    check_integer("num_classes", num_classes, minimum=2)
     return tuple(int(d) for d in shape)
 
 
@@ -169,8 +168,7 @@ def model_family(
     >>> build(0.2).output_shape
     (None, 10)
     """
-    if name not in MODEL_FAMILIES:
-        raise ValueError(f"`name` must be one of {MODEL_FAMILIES}; received {name!r}.")
+    check_choice("name", name, MODEL_FAMILIES)
     shape = _check_shape(input_shape, num_classes)
     if name == "transfer":
         if not isinstance(backbone, str) or not backbone:
@@ -217,15 +215,10 @@ def make_sequence_task(
     >>> bool((x[:, 0].argmax(-1) == y).all())
     True
     """
-    for arg_name, value, low in (
-        ("num_samples", num_samples, 1),
-        ("steps", steps, 1),
-        ("num_symbols", num_symbols, 2),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(
-                f"`{arg_name}` must be an integer >= {low}; received {value!r}."
-            )
+    check_integer("num_samples", num_samples)
+    check_integer("steps", steps)
+    check_integer("num_symbols", num_symbols, minimum=2)
+    check_integer("seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
     symbols = rng.integers(0, num_symbols, size=(num_samples, steps))
     x = np.eye(num_symbols, dtype=np.float32)[symbols]

@@ -97,3 +97,37 @@ def test_sequence_task_labels_are_the_first_symbol():
     np.testing.assert_array_equal(x, again)
     with pytest.raises(ValueError, match="num_symbols"):
         make_sequence_task(10, num_symbols=1)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda: model_family("mlp", input_shape=5, num_classes=3),
+            TypeError,
+            r"Argument `input_shape` must be a non-empty tuple .* Received: input_shape=5",
+        ),
+        (
+            lambda: model_family("mlp", input_shape=(8,), num_classes=2.0),
+            TypeError,
+            "Argument `num_classes` must be an integer >= 2",
+        ),
+        (
+            lambda: model_family("mlp", input_shape=(True,), num_classes=3),
+            ValueError,
+            "input_shape",
+        ),
+        (
+            lambda: model_family(None, input_shape=(8,), num_classes=3),
+            ValueError,
+            "Argument `name` must be one of",
+        ),
+        (lambda: make_sequence_task(float("nan")), TypeError, "num_samples"),
+        (lambda: make_sequence_task(0), ValueError, "num_samples"),
+        (lambda: make_sequence_task(5, steps="3"), TypeError, "steps"),
+        (lambda: make_sequence_task(5, seed=-1), ValueError, "seed"),
+    ],
+)
+def test_bad_values_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
