@@ -34,7 +34,7 @@ def train(
     ns_exponent: float = 0.75,
     cbow_mean: bool = True,
     shared_negatives: int | None = None,
-    batch_size: int = 2048,
+    batch_size: int = 4096,
     alpha: float = 0.025,
     min_alpha: float = 0.0001,
     tokenizer: Tokenizer | None = None,
