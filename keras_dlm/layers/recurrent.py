@@ -16,8 +16,10 @@ import keras
 from keras import initializers, ops
 
 from keras_dlm._backend.recurrent import (
+    Recurrence,
     has_fused_layer_norm,
     precompute_input_projection,
+    run_recurrence,
 )
 from keras_dlm._checks import check_bool, check_choice, check_integer, check_number
 
@@ -223,6 +225,37 @@ class _LSTMCellBase(keras.layers.LSTMCell):
             return self.get_dropout_mask(inputs)
         return None
 
+    def _state_dropout_mask(self, h_tm1: Any, training: bool) -> Any:
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            return self.get_recurrent_dropout_mask(h_tm1)
+        return None
+
+    def _recurrence(self, recurrent_mask: Any) -> Recurrence:
+        """The state-dependent half of `call`, for a backend's own loop."""
+
+        def norm(prefix: str) -> tuple[Any, Any] | None:
+            if not self._layer_norm:
+                return None
+            return getattr(self, f"{prefix}_gamma"), getattr(self, f"{prefix}_beta")
+
+        return Recurrence(
+            recurrent_kernel=self.recurrent_kernel,
+            activation=self.activation,
+            recurrent_activation=self.recurrent_activation,
+            recurrent_norm=norm("recurrent_norm"),
+            state_norm=norm("state_norm"),
+            epsilon=getattr(self, "norm_epsilon", 0.0),
+            peepholes=(
+                tuple(getattr(self, name) for name in _PEEPHOLES)
+                if self._peephole
+                else None
+            ),
+            projection_kernel=(
+                self.projection_kernel if self.projection_units is not None else None
+            ),
+            recurrent_mask=recurrent_mask,
+        )
+
     def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
         h_tm1, c_tm1 = states[0], states[1]
         if self._inputs_projected:
@@ -236,9 +269,7 @@ class _LSTMCellBase(keras.layers.LSTMCell):
                     f"{tuple(inputs.shape)}."
                 )
             z = self._project_inputs(inputs, self._input_dropout_mask(inputs, training))
-        recurrent_mask = None
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            recurrent_mask = self.get_recurrent_dropout_mask(h_tm1)
+        recurrent_mask = self._state_dropout_mask(h_tm1, training)
         recurrent = _matmul_masked(h_tm1, recurrent_mask, self.recurrent_kernel)
         if self._layer_norm:
             recurrent = self._normalize(recurrent, "recurrent_norm")
@@ -595,6 +626,19 @@ class LSTM(keras.layers.LSTM):
                 lambda m: ops.expand_dims(m, 1), dropout_mask
             )
         projected = cell._project_inputs(sequences, dropout_mask)
+        if keras.tree.is_nested(mask):
+            mask = mask[0]
+        recurrent_mask = cell._state_dropout_mask(initial_state[0], training)
+        if mask is None and not isinstance(recurrent_mask, (list, tuple)):
+            result = run_recurrence(
+                cell._recurrence(recurrent_mask),
+                projected,
+                initial_state,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+            )
+            if result is not None:
+                return result
         cell._inputs_projected = True
         try:
             return keras.layers.RNN.inner_loop(
