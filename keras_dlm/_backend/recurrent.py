@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import keras
 
@@ -121,7 +122,7 @@ def _torch_recurrence(
     return_sequences: bool,
 ) -> tuple[Any, Any, list[Any]]:
     import torch
-    import torch.nn.functional as F
+    from torch.nn import functional
 
     def tensor(value: Any) -> Any:
         return None if value is None else keras.ops.convert_to_tensor(value)
@@ -135,8 +136,10 @@ def _torch_recurrence(
 
     def layer_norm(values: Any, gamma: Any, beta: Any) -> Any:
         if values.dtype == wide:
-            return F.layer_norm(values, values.shape[-1:], gamma, beta, epsilon)
-        normalized = F.layer_norm(
+            return functional.layer_norm(
+                values, values.shape[-1:], gamma, beta, epsilon
+            )
+        normalized = functional.layer_norm(
             values.to(wide),
             values.shape[-1:],
             gamma.to(wide),

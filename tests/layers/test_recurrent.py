@@ -48,7 +48,16 @@ def numpy_peephole_lstm(x, kernel, recurrent, bias, w_i, w_f, w_o, projection=No
 
 
 def numpy_layer_norm_lstm(
-    x, kernel, recurrent, bias, norms, eps, peepholes=None, projection=None
+    x,
+    kernel,
+    recurrent,
+    bias,
+    norms,
+    eps,
+    peepholes=None,
+    projection=None,
+    activation=np.tanh,
+    gate=sigmoid,
 ):
     """Ba et al. (2016) as in TF Addons' LayerNormLSTMCell, one step at a time."""
     (kg, kb), (rg, rb), (sg, sb) = norms
@@ -64,11 +73,11 @@ def numpy_layer_norm_lstm(
         z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
         if peepholes is not None:
             z_i, z_f = z_i + peepholes[0] * c, z_f + peepholes[1] * c
-        i, f = sigmoid(z_i), sigmoid(z_f)
-        c = layer_norm(f * c + i * np.tanh(z_c), sg, sb, eps)
+        i, f = gate(z_i), gate(z_f)
+        c = layer_norm(f * c + i * activation(z_c), sg, sb, eps)
         if peepholes is not None:
             z_o = z_o + peepholes[2] * c
-        h = sigmoid(z_o) * np.tanh(c)
+        h = gate(z_o) * activation(c)
         if projection is not None:
             h = h @ projection
         outputs.append(h)
@@ -175,6 +184,32 @@ def test_lstm_with_both_options_matches_numpy(sequence):
     np.testing.assert_allclose(to_numpy(layer(sequence)), want, rtol=1e-4, atol=1e-5)
 
 
+def test_layer_norm_lstm_backwards_with_other_activations_matches_numpy(sequence):
+    layer = LSTM(
+        UNITS,
+        layer_norm=True,
+        activation="relu",
+        recurrent_activation="hard_sigmoid",
+        go_backwards=True,
+        return_sequences=True,
+        return_state=True,
+    )
+    layer(sequence)
+    w = _randomize(layer, np.random.default_rng(8))
+    want = numpy_layer_norm_lstm(
+        sequence[:, ::-1].astype(np.float64),
+        w["kernel"],
+        w["recurrent_kernel"],
+        w["bias"],
+        _norms(w),
+        1e-3,
+        activation=lambda v: np.maximum(v, 0.0),
+        gate=lambda v: np.clip(v / 6.0 + 0.5, 0.0, 1.0),
+    )
+    for got, expected in zip(layer(sequence), want, strict=True):
+        np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -237,6 +272,23 @@ def test_stateful_continues_from_the_last_state(sequence, options):
 
 
 @pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}])
+def test_stateful_trains_across_batches(sequence, options):
+    # The final states are assigned to the variables that held the initial
+    # ones; on PyTorch that must not clobber tensors autograd still needs.
+    inputs = keras.Input(batch_shape=(BATCH, 2, FEATURES))
+    layer = LSTM(UNITS, stateful=True, recurrent_dropout=0.2, seed=1, **options)
+    model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    before = [to_numpy(w) for w in layer.weights]
+    targets = np.ones((BATCH, 1), "float32")
+    losses = [model.train_on_batch(sequence[:, s : s + 2], targets) for s in (0, 2)]
+    assert np.all(np.isfinite(losses))
+    assert not np.allclose(to_numpy(layer.states[1]), 0.0)
+    for old, new in zip(before, layer.weights, strict=True):
+        assert not np.allclose(old, to_numpy(new))
+
+
+@pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True}])
 def test_dropout_applies_only_in_training(sequence, options):
     layer = LSTM(UNITS, dropout=0.5, recurrent_dropout=0.3, seed=1, **options)
     inference = [to_numpy(layer(sequence)) for _ in range(2)]
@@ -260,6 +312,7 @@ def test_unit_forget_bias_sets_the_forget_gate_bias_to_one(cell_class):
     [
         {"peephole": True, "dropout": 0.2, "seed": 1},
         {"layer_norm": True, "peephole": True, "recurrent_dropout": 0.2, "seed": 1},
+        {"layer_norm": True, "go_backwards": True, "dropout": 0.2, "seed": 1},
     ],
 )
 def test_lstm_passes_the_layer_checks(options):
