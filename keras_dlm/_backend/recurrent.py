@@ -40,11 +40,12 @@ def has_fused_layer_norm() -> bool:
 class Recurrence:
     """The state-dependent half of an LSTM variant's step, as plain tensors.
 
-    `z[t] = inputs[t] + LN_recurrent(h[t-1] U)`, with `inputs` the input half
-    computed beforehand (bias and `LN_kernel` included; `recurrent_norm`'s
-    beta is added here to `inputs`, not per step). Gates in Keras's order
-    input, forget, cell, output; `c[t] = LN_state(f * c[t-1] + i * g)`,
-    `h[t] = (o * act(c[t])) P`. A norm is `(gamma, beta)` or None; the
+    `z[t] = inputs[t] + gamma * standardize(h[t-1] U)`, with `inputs` the
+    input half computed beforehand (bias, `LN_kernel` and the betas of both
+    normalizations included) and `gamma` the `recurrent_gamma` (None: no
+    normalization). Gates in Keras's order input, forget, cell, output;
+    `c[t] = LN_state(f * c[t-1] + i * g)`, `h[t] = (o * act(c[t])) P`.
+    `state_norm` is `(gamma, beta)` or None; the
     peepholes `(w_i, w_f, w_o)` or None; `recurrent_mask` multiplies
     `h[t-1]` before the product (one mask per sequence) or is None.
     """
@@ -52,7 +53,7 @@ class Recurrence:
     recurrent_kernel: Any
     activation: Callable[[Any], Any]
     recurrent_activation: Callable[[Any], Any]
-    recurrent_norm: tuple[Any, Any] | None = None
+    recurrent_gamma: Any = None
     state_norm: tuple[Any, Any] | None = None
     epsilon: float = 1e-3
     peepholes: tuple[Any, Any, Any] | None = None
@@ -149,10 +150,8 @@ def _torch_recurrence(
         return normalized.to(dtype)
 
     kernel = tensor(recurrence.recurrent_kernel).to(dtype)
-    recurrent_gamma = state_gamma = state_beta = None
-    if recurrence.recurrent_norm is not None:
-        recurrent_gamma, recurrent_beta = map(tensor, recurrence.recurrent_norm)
-        inputs = inputs + recurrent_beta.to(dtype)
+    recurrent_gamma = tensor(recurrence.recurrent_gamma)
+    state_gamma = state_beta = None
     if recurrence.state_norm is not None:
         state_gamma, state_beta = map(tensor, recurrence.state_norm)
     peepholes = None
