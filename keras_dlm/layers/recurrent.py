@@ -503,10 +503,12 @@ class LSTM(keras.layers.LSTM):
     the projection of the LSTMP (Sak et al., 2014), PyTorch's
     `nn.LSTM(proj_size=p)`: the hidden state `h[t] = (o * tanh(c[t])) P` is
     `p` wide, and so are the outputs and the recurrent kernel's input; it
-    combines with the other options. The variants run Keras's generic RNN
-    loop (no cuDNN kernel exists for them); the input half of every step,
-    including its layer normalization, is computed for the whole sequence
-    before the loop.
+    combines with the other options. No cuDNN kernel exists for the
+    variants: on TensorFlow and JAX they run Keras's generic RNN loop; on
+    PyTorch the input half of every step (its layer normalization included)
+    is computed for the whole sequence first and, without a mask, the
+    recurrence runs as a plain PyTorch loop, as Keras's own PyTorch LSTM
+    does.
 
     Args:
         units: positive integer, the size of the cell state (and of the
@@ -644,6 +646,8 @@ class LSTM(keras.layers.LSTM):
         projected = cell._project_inputs(sequences, dropout_mask)
         if keras.tree.is_nested(mask):
             mask = mask[0]
+        # The backend's own loop where it has one (PyTorch: torch operations
+        # only, no Keras cell call a step); a mask needs Keras's loop.
         recurrent_mask = cell._state_dropout_mask(initial_state[0], training)
         if mask is None and not isinstance(recurrent_mask, (list, tuple)):
             result = run_recurrence(
