@@ -80,6 +80,12 @@ class Word2Vec(keras.Model):
             of ``k``. ``None`` (default) picks the mode's measured best:
             8 in skip-gram (1.4-1.6x less CPU time a word than per example at
             the same quality), 1 in CBOW (where sharing cost quality).
+        workers: threads of the input pipeline that prepares batches
+            while the step runs (gensim's name). ``None`` (default): every
+            core the process may use (``taskset`` respected). On TensorFlow
+            it sizes the ``tf.data`` thread pool; the training step itself
+            runs on the thread that calls it (one core). JAX and PyTorch
+            read the batch stream in Python and ignore it.
         seed: seeds the initial vectors and the batch generator.
         **kwargs: passed to `keras.Model` (e.g. ``name``).
 
