@@ -233,7 +233,7 @@ def test_invalid_arguments_are_named():
         Word2Vec(vocab, window=0)
     with pytest.raises(TypeError, match="Vocabulary"):
         Word2Vec(["a", "b"])
-    with pytest.raises(ValueError, match="Argument `workers`.*Received: workers=0"):
+    with pytest.raises(ValueError, match=r"Argument `workers`.*Received: workers=0"):
         Word2Vec(vocab, workers=0)
 
 
