@@ -177,6 +177,7 @@ def stacked_batch_input(
     dataset: keras.utils.PyDataset,
     stacked_batches: Callable[[], Iterator[dict[str, Any]]],
     batch_spec: dict[str, tuple[tuple[int, ...], Any]],
+    threads: int | None = None,
 ) -> Any:
     """What to give ``fit`` for a `PyDataset` that can also yield batch groups.
 
@@ -195,6 +196,8 @@ def stacked_batch_input(
         stacked_batches: called once per ``fit`` iterator; an endless
             iterator of stacked batch groups.
         batch_spec: ``{key: (shape, dtype)}`` of one batch (no group axis).
+        threads: size of the pipeline's own thread pool (default: tf.data's
+            shared pool).
 
     Returns:
         A ``tf.data.Dataset`` on TensorFlow (endless: pass
@@ -214,6 +217,8 @@ def stacked_batch_input(
     # autotune off the buffer sizes below are used as given.
     options = tf.data.Options()
     options.autotune.enabled = False
+    if threads:
+        options.threading.private_threadpool_size = threads
     return (
         tf.data.Dataset.from_generator(stacked_batches, output_signature=signature)
         # The group after next is generated (in Python, on a tf.data

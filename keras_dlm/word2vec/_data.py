@@ -22,6 +22,10 @@ _CHUNK_TOKENS = 1 << 18
 # word indices (4 bytes a token, 128 MiB at most); a larger one is re-read
 # from its source every pass, so it need not fit in memory.
 _CACHE_TOKENS = 1 << 25
+# Chunks of the TensorFlow example pipeline (keras_dlm._backend.word2vec_input):
+# several per pass even of a small corpus, so that its threads share the
+# work; a new fit skips the few chunks the previous one had read ahead.
+_PIPELINE_CHUNK_TOKENS = 1 << 16
 
 
 class EpochMismatchWarning(UserWarning):
@@ -130,6 +134,7 @@ class _BatchStream:
         self.shuffle = bool(shuffle)
         self.chunk_tokens = chunk_tokens
         self.rng = np.random.default_rng(seed)
+        self.seed = int(self.rng.integers(1 << 20)) if seed is None else seed
         self.keep = vocabulary.keep_probabilities.astype(np.float32)
         self.subsample = bool(vocabulary.sample)
         self.accept, self.alias = _alias_table(
@@ -257,6 +262,55 @@ class _BatchStream:
             self._chunk_source = self._chunks()
         return self._chunk_source
 
+    def example_plan(self) -> dict[str, Any] | None:
+        """The encoded corpus and settings for the TensorFlow example pipeline.
+
+        Reads the corpus once more (its cached encoding is built lazily as
+        the NumPy stream goes). Returns None for a corpus too large to hold
+        in memory (more than ``_CACHE_TOKENS`` tokens).
+        """
+        if hasattr(self, "_plan"):
+            return self._plan
+        self._plan = None
+        if not self.cache:
+            return None
+        pieces, raw_tokens = [], 0
+        for chunk in self._read_chunks():
+            raw_tokens += len(chunk[0])
+            if raw_tokens > _CACHE_TOKENS:
+                return None
+            pieces.append(chunk)
+        ids = np.concatenate([piece[0] for piece in pieces]).astype(np.int32)
+        lengths = np.concatenate([piece[1] for piece in pieces])
+        sentence = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+        # Chunks end at sentence ends (windows never cross a chunk), after
+        # the sentence that reaches each multiple of the chunk size.
+        ends = np.cumsum(lengths)
+        marks = np.arange(1, -(-raw_tokens // _PIPELINE_CHUNK_TOKENS))
+        last = np.searchsorted(ends, marks * _PIPELINE_CHUNK_TOKENS, side="left")
+        raw_bounds = np.unique(np.concatenate([[0], ends[last], [raw_tokens]]))
+        known = ids >= 0
+        kept_before = np.concatenate([[0], np.cumsum(known)])
+        groups = self.batch_size // (self.shared_negatives or 1)
+        self._plan = {
+            "ids": ids[known],
+            "sentences": sentence[known],
+            "chunk_starts": kept_before[raw_bounds].astype(np.int64),
+            "raw_before": raw_bounds.astype(np.float64),
+            "keep": self.keep if self.subsample else None,
+            "accept": self.accept,
+            "alias": self.alias,
+            "planned_tokens": self.planned_tokens,
+            "mode": self.mode,
+            "window": self.window,
+            "negative": self.negative,
+            "groups": groups,
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "seed": self.seed,
+        }
+        return self._plan
+
     def _draw_negatives(self, shape: tuple[int, ...]) -> np.ndarray:
         candidates = self.rng.integers(0, len(self.alias), size=shape, dtype=np.int32)
         keep = self.rng.random(shape) < self.accept[candidates]
@@ -316,6 +370,8 @@ class Word2VecDataset(keras.utils.PyDataset):
         self._num_batches = int(num_batches)
         self._planned_epochs = int(epochs)
         self._epochs_requested = 0
+        self._next_chunk = 0
+        self._pipelines = 0
 
     @property
     def epochs(self) -> int:
@@ -366,6 +422,25 @@ class Word2VecDataset(keras.utils.PyDataset):
         groups = stream.batch_size // (stream.shared_negatives or 1)
         spec["negatives"] = ((groups, stream.negative), np.dtype(np.int32))
         return spec
+
+    def example_plan(self) -> dict[str, Any] | None:
+        """The corpus and settings for a TensorFlow example pipeline, or None.
+
+        Each call numbers a new pipeline (its negatives get fresh seeds);
+        None when the corpus is too large to hold in memory.
+        """
+        plan = self._stream.example_plan()
+        if plan is None:
+            return None
+        self._pipelines += 1
+        return dict(plan, stream=self._pipelines)
+
+    def chunk_indices(self) -> Iterator[int]:
+        """Endless numbers of the chunks to generate, continuing across fits."""
+        while True:
+            index = self._next_chunk
+            self._next_chunk += 1
+            yield index
 
     def stacked_batches(self, count: int = 16) -> Iterator[dict[str, np.ndarray]]:
         """Endless groups of ``count`` batches, stacked on a leading axis.

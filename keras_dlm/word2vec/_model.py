@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
@@ -9,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_dlm._backend import sparse as _sparse
+from keras_dlm._backend import word2vec_input as _input
 from keras_dlm._checks import (
     check_bool,
     check_choice,
@@ -20,6 +22,9 @@ from keras_dlm.word2vec._data import Word2VecDataset, _make_dataset
 from keras_dlm.word2vec._vectors import WordVectors
 from keras_dlm.word2vec._vocabulary import Vocabulary
 
+# Before any TensorFlow thread exists (see retain_freed_heap).
+_input.retain_freed_heap()
+
 _MODES = ("skipgram", "cbow")
 # shared_negatives=None: measured on head500 (benchmarks/word2vec.py), 8 in
 # skip-gram trains at gensim's quality with 1.4-1.6x less CPU time a word than
@@ -29,6 +34,13 @@ _DEFAULT_SHARED_NEGATIVES = {"skipgram": 8, "cbow": 1}
 # Like gensim and the C tool, skip the update of a (word, target) pair whose
 # score is already saturated: |x . y| >= 6 gives sigmoid within 0.25% of 0/1.
 _MAX_EXP = 6.0
+
+
+def _available_cores() -> int:
+    """The cores this process may run on (taskset and cgroups respected)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @keras.saving.register_keras_serializable(package="keras_dlm")
@@ -68,6 +80,12 @@ class Word2Vec(keras.Model):
             of ``k``. ``None`` (default) picks the mode's measured best:
             8 in skip-gram (1.4-1.6x less CPU time a word than per example at
             the same quality), 1 in CBOW (where sharing cost quality).
+        workers: threads of the input pipeline that prepares batches
+            while the step runs (gensim's name). ``None`` (default): every
+            core the process may use (``taskset`` respected). On TensorFlow
+            it sizes the ``tf.data`` thread pool; the training step itself
+            runs on the thread that calls it (one core). JAX and PyTorch
+            read the batch stream in Python and ignore it.
         seed: seeds the initial vectors and the batch generator.
         **kwargs: passed to `keras.Model` (e.g. ``name``).
 
@@ -99,6 +117,7 @@ class Word2Vec(keras.Model):
         ns_exponent: float = 0.75,
         cbow_mean: bool = True,
         shared_negatives: int | None = None,
+        workers: int | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -123,6 +142,7 @@ class Word2Vec(keras.Model):
         )
         if shared_negatives is None:
             shared_negatives = _DEFAULT_SHARED_NEGATIVES[mode]
+        workers = check_integer("workers", workers, allow_none=True)
         seed = check_integer("seed", seed, minimum=0, allow_none=True)
         self.vocabulary = vocabulary
         self.embedding_dim = embedding_dim
@@ -132,6 +152,7 @@ class Word2Vec(keras.Model):
         self.ns_exponent = ns_exponent
         self.cbow_mean = cbow_mean
         self.shared_negatives = shared_negatives
+        self.workers = workers
         self.seed = seed
         self._decay: tuple[float, float] | None = None
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -308,7 +329,8 @@ class Word2Vec(keras.Model):
         """
         if isinstance(x, Word2VecDataset):
             x._request_epochs(kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
-            data = _sparse.stacked_batch_input(x, x.stacked_batches, x.batch_spec())
+            workers = self.workers or _available_cores()
+            data = _input.training_input(self, x, workers)
             if data is not x:
                 kwargs.setdefault("steps_per_epoch", len(x))
                 kwargs["shuffle"] = False  # the stream is already random
@@ -478,6 +500,7 @@ class Word2Vec(keras.Model):
                 "ns_exponent": self.ns_exponent,
                 "cbow_mean": self.cbow_mean,
                 "shared_negatives": self.shared_negatives,
+                "workers": self.workers,
                 "seed": self.seed,
             }
         )

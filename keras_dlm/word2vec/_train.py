@@ -34,6 +34,7 @@ def train(
     ns_exponent: float = 0.75,
     cbow_mean: bool = True,
     shared_negatives: int | None = None,
+    workers: int | None = None,
     batch_size: int = 4096,
     alpha: float = 0.025,
     min_alpha: float = 0.0001,
@@ -67,9 +68,12 @@ def train(
         sample: subsampling threshold in [0, 1]; ``0``/``None`` disables it.
         ns_exponent: exponent of the noise distribution.
         cbow_mean: average (True) or sum (False) the CBOW context vectors.
-        shared_negatives: ``None`` (a draw of noise words per example) or
-            ``k``, consecutive examples sharing one draw (see `Word2Vec`);
-            ``batch_size`` must then be a multiple of ``k``.
+        shared_negatives: ``None`` (the mode's default: 8 in skip-gram,
+            per example in CBOW), ``1`` (a draw of noise words per example)
+            or ``k``, consecutive examples sharing one draw (see
+            `Word2Vec`); ``batch_size`` must then be a multiple of ``k``.
+        workers: threads of the input pipeline (see `Word2Vec`); ``None``:
+            every core the process may use.
         batch_size: examples a step.
         alpha: initial learning rate (gensim's default).
         min_alpha: final learning rate, reached at the end of the last epoch.
@@ -122,6 +126,7 @@ def train(
     tokenizer = _check_tokenizer(tokenizer)
     lowercase = check_bool("lowercase", lowercase)
     shuffle = check_bool("shuffle", shuffle)
+    workers = check_integer("workers", workers, allow_none=True)
     seed = check_integer("seed", seed, minimum=0, allow_none=True)
     if callbacks is not None and (
         isinstance(callbacks, keras.callbacks.Callback)
@@ -156,6 +161,7 @@ def train(
         ns_exponent=ns_exponent,
         cbow_mean=cbow_mean,
         shared_negatives=shared_negatives,
+        workers=workers,
         seed=seed,
     )
     # The batch stream splits file lines on whitespace; a custom tokenizer

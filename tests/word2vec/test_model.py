@@ -233,6 +233,22 @@ def test_invalid_arguments_are_named():
         Word2Vec(vocab, window=0)
     with pytest.raises(TypeError, match="Vocabulary"):
         Word2Vec(["a", "b"])
+    with pytest.raises(ValueError, match=r"Argument `workers`.*Received: workers=0"):
+        Word2Vec(vocab, workers=0)
+
+
+def test_workers_is_saved_and_sizes_the_tensorflow_input_threads():
+    corpus = _cluster_corpus(sentences=100)
+    vocab = Vocabulary.build(corpus, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=4, workers=3, seed=0)
+    assert Word2Vec.from_config(model.get_config()).workers == 3
+    assert Word2Vec(vocab, embedding_dim=4).workers is None
+    if keras.backend.backend() == "tensorflow":
+        from keras_dlm._backend import word2vec_input
+
+        dataset = model.make_dataset(corpus, batch_size=16, epochs=1)
+        pipeline = word2vec_input.training_input(model, dataset, 3)
+        assert pipeline.options().threading.private_threadpool_size == 3
 
 
 def test_save_and_load_keep_vectors_vocabulary_and_schedule(tmp_path):

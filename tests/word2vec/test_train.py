@@ -94,11 +94,13 @@ def test_train_cbow_on_token_lists():
         sample=None,
         batch_size=256,
         shared_negatives=8,
+        workers=1,
         alpha=0.05,
         seed=0,
         verbose=0,
     )
     assert model.mode == "cbow" and model.shared_negatives == 8
+    assert model.workers == 1
     assert _group_recall(model.wv, lambda word: word) > 0.9
 
 
@@ -129,6 +131,7 @@ def _bad_train_arguments(tmp_path):
         yield name, positive
     yield "max_size", positive[:-1]
     yield "shared_negatives", [float("nan"), -1, 0, 2.5, "3", True]
+    yield "workers", [0, -1, 2.5, "2", True]
     yield "sample", [float("nan"), float("inf"), -0.5, 2.0, "0.001", True]
     yield "ns_exponent", [float("nan"), float("inf"), "0.75", None]
     yield "alpha", [float("nan"), float("inf"), -0.1, 0, "0.025", None]
