@@ -189,7 +189,9 @@ def _run_keras_dlm(seed, budget, family, folder):
         "best_val_accuracy": best,
         "test_accuracy": accuracies[-1],
         "search_model_test_accuracy": accuracies[0],
+        "retrained": "retrained the best configuration" in output,
         "curve": curve,
+        "output": output[-4000:],
     }
 
 
@@ -335,8 +337,8 @@ def run_tools(
             row = json.loads(out.read_text())
             row["core"] = core
             rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != "curve"}),
-                  flush=True)  # fmt: skip
+            shown = {k: v for k, v in row.items() if k not in ("curve", "output")}
+            print(json.dumps(shown), flush=True)
             # Kept after every run, so that a benchmark cut short keeps its rows.
             partial.write_text(json.dumps(rows, indent=1))
     return rows

@@ -446,11 +446,15 @@ def run(args: argparse.Namespace) -> int:
     keras.utils.set_random_seed(args.seed)
     role = f" ({args.distributed} {tuner_id})" if args.distributed else ""
     budget = "" if time_budget is None else f", time budget {time_budget:g} s"
+    trials = (
+        "as many trials as fit"
+        if time_budget is not None and args.max_trials == _UNLIMITED_TRIALS
+        else f"up to {args.max_trials} trials"
+    )
     print(
         f"keras-dlm tune{role}: {args.model} on {args.dataset} ({len(x_train)} training "
-        f"examples, {num_classes} classes), {args.tuner} tuner, up to "
-        f"{args.max_trials} trials x {args.epochs} epochs{budget}, backend "
-        f"{_backend.backend_name()}",
+        f"examples, {num_classes} classes), {args.tuner} tuner, {trials} x "
+        f"{args.epochs} epochs{budget}, backend {_backend.backend_name()}",
         flush=True,
     )
     if args.distributed != "worker" and not args.resume:
@@ -487,9 +491,9 @@ def run(args: argparse.Namespace) -> int:
         remaining = max(1e-3, time_budget - (time.perf_counter() - start))
 
         def reserve(timing: Any) -> float:
-            # Kept for the retraining, from the trials' measured cost,
-            # and for loading, evaluating and saving models afterwards
-            # (each about a trial's fixed cost: a build and a trace).
+            # Kept for the retraining, from the trials' measured cost, and
+            # for loading, evaluating and saving the best trial's model
+            # first (about one more trace).
             retraining = retrain_reserve(
                 timing,
                 budget=time_budget,
@@ -498,8 +502,7 @@ def run(args: argparse.Namespace) -> int:
                 minimum=args.epochs,
                 max_share=_RETRAIN_MAX_SHARE,
             )
-            finishing = 0.0 if timing is None else timing.overhead
-            return retraining + finishing * (2 if retraining else 1)
+            return retraining + (0.0 if timing is None else timing.trace)
 
     with warnings.catch_warnings():
         # The command says these itself: a missing state file (above, with
@@ -544,8 +547,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.timing is not None:
         print(
-            f"trial cost: {result.timing.overhead:.2f} s fixed + "
-            f"{result.timing.epoch:.3f} s an epoch (measured)"
+            f"trial cost: {result.timing.overhead:.2f} s fixed (of which "
+            f"{result.timing.trace:.2f} s tracing) + {result.timing.epoch:.3f} s "
+            "an epoch (measured)"
         )
     if result.best_trial is None:
         print("error: no trial completed; no result files written.", file=sys.stderr)
@@ -578,11 +582,13 @@ def run(args: argparse.Namespace) -> int:
         # Evaluating and saving the retrained model will cost about what
         # loading, evaluating and saving the best trial's just did.
         now = time.perf_counter()
+        finishing = now - search_end
         retrain_epochs = _retrain_epochs_that_fit(
-            result, deadline - now - (now - search_end), data_ratio, args
+            result, deadline - finishing - now, data_ratio, args
         )
-        # A safety net: the estimate comes from the trials' pace.
-        retrain_callbacks.append(StopAtDeadline(deadline))
+        # A safety net: the estimate comes from the trials' pace, and the
+        # machine's load can change.
+        retrain_callbacks.append(StopAtDeadline(deadline - finishing))
     if retrain_epochs > 0:
         retrain_start = time.perf_counter()
         keras.utils.set_random_seed(args.seed)
@@ -625,8 +631,8 @@ def _retrain_epochs_that_fit(
 ) -> int:
     """How many retraining epochs fit in the time left, at most ``--retrain-epochs``.
 
-    The cost is the trials' measured one (a fixed part, and one per epoch,
-    scaled by how much more data the retraining sees), with one epoch kept
+    The cost is the trials' measured one (the first epoch's tracing, and one
+    per epoch scaled by how much more data the retraining sees), with one epoch kept
     for evaluating and saving. Fewer than a trial's epochs give 0: the best
     trial's model is kept.
     """
@@ -636,7 +642,7 @@ def _retrain_epochs_that_fit(
     if timing is None:
         # Trials of one epoch: no steady epoch time, so all of a trial's.
         rates = [t.seconds for t in result.completed_trials if t.seconds]
-        timing = TrialTiming(overhead=0.0, epoch=max(rates, default=0.0))
+        timing = TrialTiming(overhead=0.0, epoch=max(rates, default=0.0), trace=0.0)
     wanted = args.retrain_epochs
     fitting = epochs_that_fit(
         seconds_left - timing.epoch * data_ratio,

@@ -25,15 +25,20 @@ class TrialTiming:
     """What a trial costs, measured on the trials run so far.
 
     Attributes:
-        overhead: seconds of a trial outside its epochs' steady cost (building
+        overhead: seconds of a trial beyond its epochs' steady cost (building
             and compiling the model, tracing the training step in the first
-            epoch, saving the best weights); median over trials.
+            epoch, keras-tuner's bookkeeping and checkpoints, and in the
+            first trial one-time costs such as imports); median over trials.
         epoch: seconds of one epoch once traced (median over every epoch
             after the first of each trial), validation included.
+        trace: how much longer a trial's first epoch took than a traced one
+            (median over trials): the fixed cost that training any fresh
+            model of the family pays, e.g. a retraining.
     """
 
     overhead: float
     epoch: float
+    trace: float = 0.0
 
     def trial_seconds(self, epochs: int) -> float:
         """The expected wall time of a trial of ``epochs`` epochs."""
@@ -57,10 +62,14 @@ def measure_timing(
     if not steady:
         return None
     epoch = statistics.median(steady)
-    overheads = [
-        max(0.0, seconds - len(epochs) * epoch) for seconds, epochs in trials if epochs
-    ]
-    return TrialTiming(overhead=statistics.median(overheads), epoch=epoch)
+    timed = [(seconds, list(epochs)) for seconds, epochs in trials if epochs]
+    overheads = [max(0.0, seconds - len(epochs) * epoch) for seconds, epochs in timed]
+    traces = [max(0.0, epochs[0] - epoch) for _, epochs in timed]
+    return TrialTiming(
+        overhead=statistics.median(overheads),
+        epoch=epoch,
+        trace=statistics.median(traces),
+    )
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -118,8 +127,9 @@ def epochs_that_fit(
 
     Args:
         seconds: the time available.
-        timing: the measured cost of a trial; the new training pays the same
-            fixed part, and its epochs cost ``data_ratio`` times a trial's.
+        timing: the measured cost of a trial; the new training pays its
+            ``trace`` (the first epoch's extra cost) once, and its epochs cost
+            ``data_ratio`` times a trial's.
         data_ratio: how many times more examples an epoch sees than a
             trial's epoch (e.g. 1.25 for training + validation data).
         wanted: the most epochs to return.
@@ -131,8 +141,8 @@ def epochs_that_fit(
     Example:
 
     >>> from keras_dlm.tuning import TrialTiming, epochs_that_fit
-    >>> epochs_that_fit(20.0, TrialTiming(overhead=2.0, epoch=0.5),
-    ...                 data_ratio=1.25, wanted=30, minimum=8)
+    >>> timing = TrialTiming(overhead=3.0, epoch=0.5, trace=2.0)
+    >>> epochs_that_fit(20.0, timing, data_ratio=1.25, wanted=30, minimum=8)
     28
     """
     check_number("seconds", seconds)
@@ -140,7 +150,7 @@ def epochs_that_fit(
     wanted = check_integer("wanted", wanted, minimum=0)
     minimum = check_integer("minimum", minimum, minimum=0)
     per_epoch = max(timing.epoch * data_ratio, 1e-9)
-    fitting = min(wanted, math.floor((seconds - timing.overhead) / per_epoch))
+    fitting = min(wanted, math.floor((seconds - timing.trace) / per_epoch))
     return fitting if fitting >= max(1, minimum) else 0
 
 
@@ -182,4 +192,4 @@ def retrain_reserve(
     )
     if epochs == 0:
         return 0.0
-    return timing.overhead + epochs * timing.epoch * data_ratio
+    return timing.trace + epochs * timing.epoch * data_ratio

@@ -391,10 +391,11 @@ def test_retraining_epochs_under_a_time_budget(capsys):
     from keras_dlm.cli.tune import _retrain_epochs_that_fit
     from keras_dlm.tuning import TrialTiming
 
-    # Trials cost 2 s plus 0.5 s an epoch; the retraining's epochs see 1.25x
-    # the data (0.625 s) and one of them is kept for evaluating and saving.
+    # Trials cost 4 s (2 s of it tracing) plus 0.5 s an epoch; the
+    # retraining pays the tracing, its epochs see 1.25x the data (0.625 s),
+    # and one of them is kept for evaluating and saving.
     result = SimpleNamespace(
-        timing=TrialTiming(overhead=2.0, epoch=0.5), completed_trials=[]
+        timing=TrialTiming(overhead=4.0, epoch=0.5, trace=2.0), completed_trials=[]
     )
     args = SimpleNamespace(retrain_epochs=30, epochs=8)
     assert _retrain_epochs_that_fit(result, 100.0, 1.25, args) == 30
@@ -416,7 +417,7 @@ def test_the_default_keeps_to_a_small_time_budget(tmp_path, tiny_npz, capsys):
     assert main(argv) == 0
     wall = time.perf_counter() - start
     out = capsys.readouterr().out
-    cost = re.search(r"trial cost: (\S+) s fixed \+ (\S+) s an epoch", out)
+    cost = re.search(r"trial cost: (\S+) s fixed .*\) \+ (\S+) s an epoch", out)
     assert cost, out
     epoch = float(cost.group(2)) * 160 / 128  # a retraining epoch sees all 160
     assert wall <= budget + epoch, out

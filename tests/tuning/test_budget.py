@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import typing
 
 import keras
 import pytest
@@ -21,10 +22,12 @@ from keras_dlm.tuning._budget import measure_timing
 def test_measure_timing_separates_the_fixed_part_from_the_epochs():
     # Trial A: 5 s, epochs 2.0 (traced), 0.5, 0.5, 0.5; trial B: 4 s, epochs
     # 1.5, 0.5, 0.7. Steady epochs (not the first): 0.5, 0.5, 0.5, 0.5, 0.7;
-    # median 0.5. Fixed parts: 5 - 4 * 0.5 = 3.0 and 4 - 3 * 0.5 = 2.5.
+    # median 0.5. Fixed parts: 5 - 4 * 0.5 = 3.0 and 4 - 3 * 0.5 = 2.5; first
+    # epochs' extra: 2.0 - 0.5 = 1.5 and 1.5 - 0.5 = 1.0.
     timing = measure_timing([(5.0, [2.0, 0.5, 0.5, 0.5]), (4.0, [1.5, 0.5, 0.7])])
     assert timing.epoch == pytest.approx(0.5)
     assert timing.overhead == pytest.approx(2.75)
+    assert timing.trace == pytest.approx(1.25)
     assert timing.trial_seconds(8) == pytest.approx(2.75 + 4.0)
     # One-epoch trials give no steady epoch time.
     assert measure_timing([(3.0, [3.0])]) is None
@@ -32,7 +35,8 @@ def test_measure_timing_separates_the_fixed_part_from_the_epochs():
 
 
 def test_epochs_that_fit():
-    timing = TrialTiming(overhead=2.0, epoch=0.5)
+    # A fresh model pays the tracing (2 s), not a trial's whole fixed part.
+    timing = TrialTiming(overhead=5.0, epoch=0.5, trace=2.0)
     # (20 - 2) / (0.5 * 1.25) = 28.8 epochs.
     assert epochs_that_fit(20.0, timing, data_ratio=1.25, wanted=30, minimum=8) == 28
     assert epochs_that_fit(60.0, timing, data_ratio=1.25, wanted=30, minimum=8) == 30
@@ -44,7 +48,7 @@ def test_epochs_that_fit():
 
 
 def test_retrain_reserve_keeps_what_the_retraining_needs():
-    timing = TrialTiming(overhead=2.0, epoch=0.3)
+    timing = TrialTiming(overhead=4.0, epoch=0.3, trace=2.0)
     # 30 epochs of 0.3 * 1.25 s plus the fixed 2 s: 13.25 s, within 40% of 60.
     assert retrain_reserve(
         timing, budget=60, data_ratio=1.25, wanted=30, minimum=8
@@ -65,7 +69,7 @@ def test_retrain_reserve_keeps_what_the_retraining_needs():
 class _EpochClock(keras.callbacks.Callback):
     """Records every epoch's start and end (class-level: keras-tuner deep-copies callbacks)."""
 
-    spans: list[tuple[float, float]] = []
+    spans: typing.ClassVar[list[tuple[float, float]]] = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._begin = time.perf_counter()
