@@ -401,7 +401,10 @@ def _plot(rows: list[dict], path: Path, family: str, budget: float) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "part", nargs="?", default="all", choices=("default", "tools", "all", "one")
+        "part",
+        nargs="?",
+        default="all",
+        choices=("default", "tools", "all", "one", "report"),
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=60.0)
@@ -415,6 +418,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tool", choices=_TOOLS, help="(one) the tool to run")
     parser.add_argument("--out", type=Path, help="(one) where its JSON row goes")
     parser.add_argument(
+        "--inputs", type=Path, nargs="+",
+        help="(report) tools JSON files; a later file's run of a tool and seed "
+        "replaces an earlier one's",
+    )  # fmt: skip
+    parser.add_argument(
         "--plot-dir", type=Path, default=_RESULTS,
         help="where tuning_tools_<family>.png goes (tools)",
     )  # fmt: skip
@@ -422,6 +430,26 @@ def main(argv: list[str]) -> int:
     if args.part == "one":
         row = run_one(args.tool, args.seeds[0], args.family, args.budget)
         args.out.write_text(json.dumps(row))
+        return 0
+    if args.part == "report":
+        runs: dict[tuple, dict] = {}
+        for path in args.inputs:
+            for row in json.loads(path.read_text()):
+                runs[row["tool"], row["seed"]] = row
+        rows = sorted(runs.values(), key=lambda r: (_TOOLS.index(r["tool"]), r["seed"]))
+        budget = rows[0]["budget"]
+        print(f"{args.family}, budget {budget:g} s per search, one core each")
+        print(_table(rows, "tool", ["trials", "seconds", "best_val_accuracy",
+                                    "test_accuracy"]))  # fmt: skip
+        loads = [r[k] for r in rows for k in ("load_start", "load_end")]
+        print(f"load average (1 min) at the runs' starts and ends: "
+              f"{min(loads):.1f}-{max(loads):.1f}")  # fmt: skip
+        out = _RESULTS / f"tuning_tools_{args.family}.json"
+        out.write_text(json.dumps(rows, indent=1))
+        args.plot_dir.mkdir(parents=True, exist_ok=True)
+        _plot(rows, args.plot_dir / f"tuning_tools_{args.family}.png", args.family,
+              budget)  # fmt: skip
+        print("wrote", out)
         return 0
     if args.quick:
         args.seeds, args.budget = args.seeds[:1], 20.0
