@@ -110,7 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="after the search, train the best configuration afresh on all "
         "training data (validation included) for this many epochs, its "
         "learning rate decaying to 0 along a cosine, and save "
-        f"that model as best_model.keras; 0: keep the best trial's model "
+        "that model as best_model.keras unless it scores no higher than the "
+        "best trial on the validation examples (seen in its training); 0: "
+        "keep the best trial's model "
         f"(default: {_DEFAULT_RETRAIN_EPOCHS})",
     )
     parser.add_argument(
@@ -615,17 +617,17 @@ def run(args: argparse.Namespace) -> int:
             scores = model.evaluate(*test, verbose=0, return_dict=True)
             text += f": test accuracy {scores['accuracy']:.4f}"
         print(text)
-        # Nothing was held out, but a retraining that failed (an LSTM whose
-        # rate was too high for the longer run: 0.42 test accuracy against
-        # the best trial's 0.95, measured) scores below the best trial even
-        # on the validation examples it has now seen.
+        # Nothing was held out, but a retrained model that does not beat the
+        # best trial even on the validation examples it has now seen is no
+        # better (measured on the LSTM: 0.42 and 0.87 test accuracy against
+        # the best trial's 0.95 and 1.0).
         x_val, y_val = _validation_data(data)
         seen = model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"]
-        if result.objective == "val_accuracy" and seen < result.best_objective:
+        if result.objective == "val_accuracy" and seen <= result.best_objective:
             print(
                 f"the retrained model scores {seen:.4f} on the validation examples "
-                f"(seen in its training), below the best trial's "
-                f"{result.best_objective:.4f}: the retraining failed; keeping the "
+                f"(seen in its training), not above the best trial's "
+                f"{result.best_objective:.4f}: keeping the "
                 "best trial's model as best_model.keras",
                 flush=True,
             )
