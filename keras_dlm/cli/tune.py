@@ -500,7 +500,7 @@ def run(args: argparse.Namespace) -> int:
         def reserve(timing: Any) -> float:
             # Kept for the retraining, from the trials' measured cost, and
             # for loading, evaluating and saving the best trial's model
-            # first (about one more trace).
+            # first (about a trial's fixed cost: a build and a trace).
             retraining = retrain_reserve(
                 timing,
                 budget=time_budget,
@@ -509,7 +509,7 @@ def run(args: argparse.Namespace) -> int:
                 minimum=_RETRAIN_MIN_TRIALS * args.epochs,
                 max_share=_RETRAIN_MAX_SHARE,
             )
-            return retraining + (0.0 if timing is None else timing.trace)
+            return retraining + (0.0 if timing is None else timing.overhead)
 
     with warnings.catch_warnings():
         # The command says these itself: a missing state file (above, with

@@ -120,6 +120,7 @@ class _RecordingTunerMixin:
         self._trial_epochs: int | None = None
         # (trial seconds, each epoch's seconds) of every trial run here.
         self._timings: list[tuple[float, list[float]]] = []
+        self._cycle_start = 0.0
         self._epoch_seconds: dict[str, list[float]] = {}
         self.stopped_by_budget = False
         # Trials this process ran, by id: a worker of a distributed search
@@ -150,6 +151,7 @@ class _RecordingTunerMixin:
     def search(self, *args: Any, **kwargs: Any) -> None:
         if self.time_budget is not None:
             self._deadline = time.perf_counter() + self.time_budget
+        self._cycle_start = time.perf_counter()
         # Hyperband's trials vary in length: only the deadline ends them.
         if not isinstance(self, keras_tuner.Hyperband):
             self._trial_epochs = kwargs.get("epochs")
@@ -212,7 +214,10 @@ class _RecordingTunerMixin:
         )
         epochs = self._epoch_seconds.pop(trial.trial_id, None)
         if epochs:
-            self._timings.append((seconds, epochs))
+            # From the previous trial's end: the oracle's work choosing this
+            # trial (a Gaussian process fit that grows with the trials) counts.
+            self._timings.append((time.perf_counter() - self._cycle_start, epochs))
+        self._cycle_start = time.perf_counter()
         objective = None
         name = self.oracle.objective.name
         reported = self._metrics.get(trial.trial_id, {})
