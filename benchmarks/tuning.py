@@ -91,6 +91,18 @@ def _accuracies(output: str) -> list[float]:
     return [float(v) for v in re.findall(r"test accuracy (\d\.\d+)", output)]
 
 
+def _saved_model_accuracy(output: str) -> float:
+    """The test accuracy of the model keras-dlm tune saved as best_model.keras.
+
+    That is the retrained model's (the last figure printed), unless the
+    command kept the best trial's model (the first).
+    """
+    accuracies = _accuracies(output)
+    if "keeping the best trial's model as best_model.keras" in output:
+        return accuracies[0]
+    return accuracies[-1]
+
+
 def run_default(seeds: list[int], family: str, quick: bool) -> list[dict]:
     import keras
 
@@ -113,7 +125,7 @@ def run_default(seeds: list[int], family: str, quick: bool) -> list[dict]:
                     "seed": seed,
                     "seconds": round(seconds, 1),
                     "search_model_test_accuracy": accuracies[0],
-                    "test_accuracy": accuracies[-1],
+                    "test_accuracy": _saved_model_accuracy(output),
                     "load": os.getloadavg()[0],
                     "output": output[-3000:],
                 }
@@ -187,9 +199,11 @@ def _run_keras_dlm(seed, budget, family, folder):
         "trials": len(rows),
         "seconds": seconds,
         "best_val_accuracy": best,
-        "test_accuracy": accuracies[-1],
+        "test_accuracy": _saved_model_accuracy(output),
         "search_model_test_accuracy": accuracies[0],
+        "retrained": "retrained the best configuration" in output,
         "curve": curve,
+        "output": output[-4000:],
     }
 
 
@@ -270,47 +284,102 @@ def _run_optuna(seed, budget, family, data):
     }
 
 
-def run_tools(seeds: list[int], family: str, budget: float) -> list[dict]:
+def run_one(tool: str, seed: int, family: str, budget: float) -> dict:
+    """One search of one tool, in this process (``tools`` starts one process per run)."""
     import keras
 
     data = _load(family)
-    rows = []
-    for seed in seeds:
-        for tool in _TOOLS:
-            keras.backend.clear_session()
-            keras.utils.set_random_seed(seed)
-            with tempfile.TemporaryDirectory() as folder:
-                if tool == "keras_dlm":
-                    row = _run_keras_dlm(seed, budget, family, folder)
-                elif tool == "optuna":
-                    row = _run_optuna(seed, budget, family, data)
-                else:
-                    row = _run_keras_tuner(tool, seed, budget, family, data, folder)
-            row.update(tool=tool, seed=seed, family=family, budget=budget,
-                       load=os.getloadavg()[0])  # fmt: skip
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as folder:
+        if tool == "keras_dlm":
+            row = _run_keras_dlm(seed, budget, family, folder)
+        elif tool == "optuna":
+            row = _run_optuna(seed, budget, family, data)
+        else:
+            row = _run_keras_tuner(tool, seed, budget, family, data, folder)
+    row.update(tool=tool, seed=seed, family=family, budget=budget,
+               load_start=load, load_end=os.getloadavg()[0])  # fmt: skip
+    return row
+
+
+def run_tools(
+    seeds: list[int], family: str, budget: float, cores: list[int], tools: list[str]
+) -> list[dict]:
+    """Every tool on every seed, each run in a fresh process pinned to one core.
+
+    At most ``len(cores)`` runs at once, one per core, so that the tools
+    compete under equal conditions; the order of the tools rotates from seed
+    to seed (and so does which runs share the machine), so that load drift
+    and the core a run lands on affect all tools alike.
+    """
+    import subprocess
+
+    jobs = []
+    for index, seed in enumerate(seeds):
+        shift = index % len(tools)
+        jobs += [(tool, seed) for tool in tools[shift:] + tools[:shift]]
+    rows: list[dict] = []
+    running: dict[int, tuple] = {}
+    folder = Path(tempfile.mkdtemp(prefix="tuning_bench_"))
+    partial = _RESULTS / f"tuning_tools_{family}.partial.json"
+    while jobs or running:
+        free = [core for core in cores if core not in running]
+        while jobs and free:
+            tool, seed = jobs.pop(0)
+            core = free.pop(0)
+            out = folder / f"{tool}_{seed}.json"
+            command = ["taskset", "-c", str(core), sys.executable, __file__, "one",
+                       "--tool", tool, "--seeds", str(seed), "--family", family,
+                       "--budget", f"{budget:g}", "--out", str(out)]  # fmt: skip
+            log = open(folder / f"{tool}_{seed}.log", "w")  # noqa: SIM115
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            running[core] = (process, out, log, tool, seed)
+        time.sleep(0.5)
+        for core, (process, out, log, tool, seed) in list(running.items()):
+            if process.poll() is None:
+                continue
+            log.close()
+            del running[core]
+            if process.returncode != 0 or not out.exists():
+                text = Path(log.name).read_text()[-3000:]
+                print(f"{tool} seed {seed} failed:\n{text}", flush=True)
+                continue
+            row = json.loads(out.read_text())
+            row["core"] = core
             rows.append(row)
-            shown = {k: v for k, v in row.items() if k != "curve"}
+            shown = {k: v for k, v in row.items() if k not in ("curve", "output")}
             print(json.dumps(shown), flush=True)
-            # Kept after every search, so that a run cut short keeps its rows.
-            partial = _RESULTS / f"tuning_tools_{family}.partial.json"
+            # Kept after every run, so that a benchmark cut short keeps its rows.
             partial.write_text(json.dumps(rows, indent=1))
     return rows
 
 
 def _table(rows: list[dict], key: str, columns: list[str]) -> str:
+    """A Markdown table: the median of each column, then each seed's values."""
     groups: dict[str, list[dict]] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r["seed"]):
         groups.setdefault(row[key], []).append(row)
-    lines = [" | ".join([key, *columns, "per seed (test)"])]
+    lines = [
+        "| " + " | ".join([key, *(f"{c} (median; per seed)" for c in columns)]) + " |",
+        "|" + " --- |" * (len(columns) + 1),
+    ]
     for name, group in groups.items():
         cells = [name]
         for column in columns:
             values = [r[column] for r in group if r.get(column) is not None]
             median = statistics.median(values) if values else float("nan")
-            cells.append(f"{median:.4f}" if median < 2 else f"{median:.1f}")
-        cells.append(", ".join(f"{r['test_accuracy']:.4f}" for r in group))
-        lines.append(" | ".join(cells))
+            shown = ", ".join(_format(v) for v in values)
+            cells.append(f"**{_format(median)}** ({shown})")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _format(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4f}" if value < 2 else f"{value:.1f}"
 
 
 def _plot(rows: list[dict], path: Path, family: str, budget: float) -> None:
@@ -319,17 +388,22 @@ def _plot(rows: list[dict], path: Path, family: str, budget: float) -> None:
     figure = Figure(figsize=(7, 4.2), dpi=100)
     axes = figure.add_subplot(1, 1, 1)
     colours = dict(zip(_TOOLS, ["C3", "C0", "C1", "C2", "C4"], strict=True))
+    lowest = 1.0
     for tool in _TOOLS:
         for index, row in enumerate(r for r in rows if r["tool"] == tool):
             if not row["curve"]:
                 continue
             times, values = zip(*row["curve"], strict=True)
+            lowest = min(lowest, *(v for v in values if v > 0))
             axes.step(times, values, where="post", color=colours[tool], alpha=0.8,
                       label=tool if index == 0 else None)  # fmt: skip
     axes.set_xlabel("wall time (s)")
     axes.set_ylabel("best validation accuracy so far")
-    axes.set_ylim(0.5, 1.0)
-    axes.set_title(f"{family}: budget {budget:g} s per search, one line per seed")
+    axes.set_ylim(max(0.0, lowest - 0.05), 1.0)
+    axes.axvline(budget, color="0.5", linestyle=":", linewidth=1)
+    axes.set_title(
+        f"{family}: budget {budget:g} s per search (one core each), one line per seed"
+    )
     axes.grid(True, alpha=0.3)
     axes.legend(loc="lower right")
     figure.tight_layout()
@@ -339,19 +413,66 @@ def _plot(rows: list[dict], path: Path, family: str, budget: float) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "part", nargs="?", default="all", choices=("default", "tools", "all")
+        "part",
+        nargs="?",
+        default="all",
+        choices=("default", "tools", "all", "one", "report"),
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--family", default="cnn", choices=("cnn", "mlp", "lstm"))
     parser.add_argument("--quick", action="store_true", help="one seed, tiny budgets")
+    parser.add_argument(
+        "--cores", type=int, nargs="+", default=[0, 1],
+        help="cores to pin the runs to, one run per core at a time (tools)",
+    )  # fmt: skip
+    parser.add_argument("--tools", nargs="+", default=list(_TOOLS), choices=_TOOLS)
+    parser.add_argument("--tool", choices=_TOOLS, help="(one) the tool to run")
+    parser.add_argument("--out", type=Path, help="(one) where its JSON row goes")
+    parser.add_argument(
+        "--inputs", type=Path, nargs="+",
+        help="(report) tools JSON files; a later file's run of a tool and seed "
+        "replaces an earlier one's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plot-dir", type=Path, default=_RESULTS,
+        help="where tuning_tools_<family>.png goes (tools)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.part == "one":
+        row = run_one(args.tool, args.seeds[0], args.family, args.budget)
+        args.out.write_text(json.dumps(row))
+        return 0
+    if args.part == "report":
+        runs: dict[tuple, dict] = {}
+        for path in args.inputs:
+            for row in json.loads(path.read_text()):
+                if row["tool"] == "keras_dlm":
+                    row["test_accuracy"] = _saved_model_accuracy(row["output"])
+                runs[row["tool"], row["seed"]] = row
+        rows = sorted(runs.values(), key=lambda r: (_TOOLS.index(r["tool"]), r["seed"]))
+        budget = rows[0]["budget"]
+        print(f"{args.family}, budget {budget:g} s per search, one core each")
+        print(_table(rows, "tool", ["trials", "seconds", "best_val_accuracy",
+                                    "test_accuracy"]))  # fmt: skip
+        loads = [r[k] for r in rows for k in ("load_start", "load_end")]
+        print(f"load average (1 min) at the runs' starts and ends: "
+              f"{min(loads):.1f}-{max(loads):.1f}")  # fmt: skip
+        out = _RESULTS / f"tuning_tools_{args.family}.json"
+        out.write_text(json.dumps(rows, indent=1))
+        args.plot_dir.mkdir(parents=True, exist_ok=True)
+        _plot(rows, args.plot_dir / f"tuning_tools_{args.family}.png", args.family,
+              budget)  # fmt: skip
+        print("wrote", out)
+        return 0
     if args.quick:
         args.seeds, args.budget = args.seeds[:1], 20.0
     _RESULTS.mkdir(parents=True, exist_ok=True)
-    print(
-        f"load average at start: {os.getloadavg()}, cpus: {os.cpu_count()}", flush=True
-    )
+    if args.part != "one":
+        print(
+            f"load average at start: {os.getloadavg()}, cpus: {os.cpu_count()}",
+            flush=True,
+        )
     if args.part in ("default", "all"):
         rows = run_default(args.seeds, args.family, args.quick)
         print(_table(rows, "setting", ["seconds", "search_model_test_accuracy",
@@ -361,14 +482,16 @@ def main(argv: list[str]) -> int:
         out.write_text(json.dumps(rows, indent=1))
         print("wrote", out)
     if args.part in ("tools", "all"):
-        rows = run_tools(args.seeds, args.family, args.budget)
+        rows = run_tools(args.seeds, args.family, args.budget, args.cores, args.tools)
+        print(f"{args.family}, budget {args.budget:g} s per search, one core each")
         print(_table(rows, "tool", ["trials", "seconds", "best_val_accuracy",
                                     "test_accuracy"]))  # fmt: skip
         out = _RESULTS / f"tuning_tools_{args.family}.json"
         out.write_text(json.dumps(rows, indent=1))
-        _plot(
-            rows, _RESULTS / f"tuning_tools_{args.family}.png", args.family, args.budget
-        )
+        args.plot_dir.mkdir(parents=True, exist_ok=True)
+        plot = args.plot_dir / f"tuning_tools_{args.family}.png"
+        _plot(rows, plot, args.family, args.budget)
+        print("wrote", plot)
         print("wrote", out)
     print(f"load average at end: {os.getloadavg()}", flush=True)
     return 0

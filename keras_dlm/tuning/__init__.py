@@ -7,6 +7,8 @@ schedules for models built from keras_dlm parts:
 - :class:`TunableModel`: a ``keras_tuner.HyperModel`` around a ``build_fn``;
 - :func:`search`: runs the search and returns a :class:`SearchResult`;
 - :func:`model_family`: the built-in models of ``keras-dlm tune``;
+- :class:`TrialTiming`, :func:`epochs_that_fit`, :func:`retrain_reserve`:
+  planning a search from a wall-time budget;
 - :class:`ResumeWarning`, :class:`FailedTrialsWarning`: what :func:`search`
   warns about (filter them by category).
 
@@ -16,6 +18,7 @@ ImportError that names the extra to install.
 
 from __future__ import annotations
 
+from keras_dlm.tuning._budget import TrialTiming, epochs_that_fit, retrain_reserve
 from keras_dlm.tuning._families import MODEL_FAMILIES, make_sequence_task, model_family
 from keras_dlm.tuning._hypermodel import TunableModel, make_optimizer
 from keras_dlm.tuning._result import SearchResult, TrialRecord
@@ -40,12 +43,15 @@ __all__ = [
     "SearchResult",
     "SearchSpace",
     "TrialRecord",
+    "TrialTiming",
     "TunableModel",
     "check_resume",
     "check_search_arguments",
+    "epochs_that_fit",
     "make_optimizer",
     "make_sequence_task",
     "model_family",
+    "retrain_reserve",
     "search",
     "state_file",
 ]

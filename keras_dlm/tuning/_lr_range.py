@@ -87,6 +87,7 @@ def find_learning_rate_range(
     num_steps: int = 80,
     batch_size: int = 32,
     seed: int = 0,
+    max_seconds: float | None = None,
 ) -> LearningRateRange:
     """Runs ``sweeps`` range tests on fresh models; returns a range around their median.
 
@@ -99,6 +100,10 @@ def find_learning_rate_range(
             scale) on the median suggestion.
         min_lr, max_lr, num_steps, batch_size: passed to ``lr_find``.
         seed: seed of the first sweep's initialisation (then ``seed + 1``, ...).
+        max_seconds: a time limit, or ``None``: the first sweep always runs;
+            a further one only when, at the pace of the last, it would end
+            within ``max_seconds`` of the start (with a small time budget
+            the range then rests on fewer sweeps).
 
     Raises:
         RuntimeError: no sweep gave a suggestion.
@@ -108,11 +113,18 @@ def find_learning_rate_range(
     from keras_dlm.lr_finder import lr_find
 
     sweeps = check_integer("sweeps", sweeps)
+    check_number(
+        "max_seconds", max_seconds, low=0.0, low_inclusive=False, allow_none=True
+    )
     decades = check_number("decades", decades, low=0.0, low_inclusive=False)
     start = time.perf_counter()
     suggestions = []
     model = None
+    last = 0.0
     for sweep in range(sweeps):
+        began = time.perf_counter()
+        if sweep and max_seconds is not None and began - start + last > max_seconds:
+            break
         keras.utils.set_random_seed(seed + sweep)
         fresh = build_model()
         if model is None:
@@ -134,6 +146,7 @@ def find_learning_rate_range(
         suggestion = valley(result.learning_rates, result.smoothed_losses)
         if suggestion is not None:
             suggestions.append(suggestion)
+        last = time.perf_counter() - began
     if not suggestions:
         raise RuntimeError(
             "The learning-rate range tests gave no suggestion (the loss never "

@@ -86,6 +86,16 @@ class SearchResult:
         self.tuner = tuner
 
     @property
+    def stopped_by_budget(self) -> bool:
+        """Whether the search's ``time_budget`` ended it (or cut a trial short)."""
+        return bool(getattr(self.tuner, "stopped_by_budget", False))
+
+    @property
+    def timing(self) -> Any:
+        """The trials' measured cost (a ``TrialTiming``), or ``None`` if not known."""
+        return getattr(self.tuner, "timing", None)
+
+    @property
     def completed_trials(self) -> list[TrialRecord]:
         """The trials whose status is COMPLETED and objective is a number."""
         return [

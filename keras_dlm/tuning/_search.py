@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -17,6 +17,7 @@ from keras_dlm._checks import (
     check_number,
     invalid_argument,
 )
+from keras_dlm.tuning._budget import TrialTiming
 from keras_dlm.tuning._hypermodel import TunableModel
 from keras_dlm.tuning._result import SearchResult, TrialRecord
 from keras_dlm.tuning._tuners import SECONDS_METRIC, TUNER_CLASSES
@@ -101,6 +102,7 @@ def check_search_arguments(
     executions_per_trial: Any = 1,
     max_consecutive_failed_trials: Any = 3,
     time_budget: Any = None,
+    time_reserve: Any = None,
 ) -> None:
     """Checks :func:`search`'s arguments (other than the data and hypermodel).
 
@@ -148,6 +150,13 @@ def check_search_arguments(
         raise invalid_argument(
             "objective", objective, "a metric name or None", error=TypeError
         )
+    if time_reserve is not None and not callable(time_reserve):
+        raise invalid_argument(
+            "time_reserve",
+            time_reserve,
+            "a function of the timing, or None",
+            error=TypeError,
+        )
     if callbacks is not None and (
         isinstance(callbacks, (str, keras.callbacks.Callback))
         or not isinstance(callbacks, Sequence)
@@ -182,6 +191,7 @@ def search(
     executions_per_trial: int = 1,
     max_consecutive_failed_trials: int = 3,
     time_budget: float | None = None,
+    time_reserve: Callable[[TrialTiming | None], float] | None = None,
 ) -> SearchResult:
     """Searches the hypermodel's hyperparameters with keras-tuner.
 
@@ -236,12 +246,21 @@ def search(
         max_consecutive_failed_trials: the search stops with keras-tuner's
             ``RuntimeError`` after this many trials in a row failed
             (keras-tuner's argument of that name).
-        time_budget: seconds of wall time for the search, or ``None``: no
-            trial starts once it is spent, and the running trial stops at the
-            end of the epoch during which it ran out (it still completes,
+        time_budget: seconds of wall time for the search, or ``None``. Each
+            trial's cost is measured (a fixed part for building and tracing
+            the model, and one per epoch: :class:`TrialTiming`); after the
+            first trial no trial starts unless its ``epochs`` are expected to
+            end within the budget, and a running trial stops at the end of
+            the epoch during which the budget ran out (it still completes,
             with its best epoch so far). ``max_trials`` still caps the number
-            of trials. Not for distributed searches (each process counts its
-            own time).
+            of trials. The result's ``stopped_by_budget`` says whether the
+            budget ended the search. Not for distributed searches (each
+            process counts its own time).
+        time_reserve: with ``time_budget``, a function of the measured
+            :class:`TrialTiming` (``None`` before the first trial has been
+            timed) giving the seconds at the end of the budget that the
+            trials must leave free (e.g. :func:`retrain_reserve`, for
+            retraining the best configuration within the same budget).
 
     Returns:
         A :class:`SearchResult`.
@@ -268,6 +287,7 @@ def search(
         executions_per_trial=executions_per_trial,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
         time_budget=time_budget,
+        time_reserve=time_reserve,
     )
     project_name = project_name or "search"
     if objective is None:
@@ -306,6 +326,7 @@ def search(
         "search_space": hypermodel.search_space,
         "verbose": verbose,
         "time_budget": time_budget,
+        "time_reserve": time_reserve,
     }
     if tuner == "hyperband":
         tuner_kwargs["max_epochs"] = max(2, epochs)

@@ -388,26 +388,49 @@ def test_distributed_search_on_localhost(tmp_path, tiny_npz):
 def test_retraining_epochs_under_a_time_budget(capsys):
     from types import SimpleNamespace
 
-    from keras_dlm.cli.tune import _epochs_that_fit
+    from keras_dlm.cli.tune import _retrain_epochs_that_fit
+    from keras_dlm.tuning import TrialTiming
 
-    # Two trials: 8 s over 4 epochs run (stopped by the budget) and 12 s over
-    # 8: the slower rate, 2 s an epoch, x1.25 for the validation data.
-    histories = {"0": [0.5] * 4, "1": [0.5] * 8}
-    trials = [SimpleNamespace(trial_id="0", seconds=8.0),
-              SimpleNamespace(trial_id="1", seconds=12.0)]  # fmt: skip
-    oracle = SimpleNamespace(
-        get_trial=lambda trial_id: SimpleNamespace(
-            metrics=SimpleNamespace(get_history=lambda name: histories[trial_id])
-        )
-    )
+    # Trials cost 4 s (2 s of it tracing) plus 0.5 s an epoch; the
+    # retraining pays the tracing, its epochs see 1.25x the data (0.625 s),
+    # and one of them is kept for evaluating and saving.
     result = SimpleNamespace(
-        completed_trials=trials,
-        objective="val_accuracy",
-        tuner=SimpleNamespace(oracle=oracle),
+        timing=TrialTiming(overhead=4.0, epoch=0.5, trace=2.0), completed_trials=[]
     )
-    assert _epochs_that_fit(result, 100.0, 1.25, 30, 8) == 30  # 40 fit
-    assert _epochs_that_fit(result, 30.0, 1.25, 30, 8) == 12
-    assert "12 retraining epochs fit" in capsys.readouterr().out
-    # Fewer than a trial's epochs: no retraining, the best trial's model stays.
-    assert _epochs_that_fit(result, 15.0, 1.25, 30, 8) == 0
-    assert "keeping the best trial's model" in capsys.readouterr().out
+    args = SimpleNamespace(retrain_epochs=30, epochs=8)
+    assert _retrain_epochs_that_fit(result, 100.0, 1.25, args) == 30
+    # (12.625 - 0.625 - 2) / 0.625 = 16 epochs.
+    assert _retrain_epochs_that_fit(result, 12.625, 1.25, args) == 16
+    assert "16 retraining epochs fit" in capsys.readouterr().out
+    # Fewer than twice a trial's epochs: no retraining, the best trial's
+    # model stays. (15 - 0.625 - 2) / 0.625 = 19.8 epochs; 12 give 15.2.
+    assert _retrain_epochs_that_fit(result, 15.0, 1.25, args) == 19
+    assert _retrain_epochs_that_fit(result, 12.0, 1.25, args) == 0
+    assert "not retrained, keeping the best trial's model" in capsys.readouterr().out
+
+
+def test_the_default_keeps_to_a_small_time_budget(tmp_path, tiny_npz, capsys):
+    # The whole default pipeline (range tests, Bayesian trials, retraining)
+    # in 20 s: it plans from what it measures and ends within one epoch.
+    budget = 20.0
+    start = time.perf_counter()
+    argv = ["tune", "--dataset", tiny_npz, "--model", "mlp", "--directory",
+            str(tmp_path / "runs"), "--time-budget", f"{budget:g}", "--epochs", "3"]  # fmt: skip
+    assert main(argv) == 0
+    wall = time.perf_counter() - start
+    out = capsys.readouterr().out
+    cost = re.search(r"trial cost: (\S+) s fixed .*\) \+ (\S+) s an epoch", out)
+    assert cost, out
+    epoch = float(cost.group(2)) * 160 / 128  # a retraining epoch sees all 160
+    assert wall <= budget + epoch, out
+    trials = re.search(r"search: (\d+) trials run, stopped by the time budget", out)
+    assert trials and int(trials.group(1)) >= 1, out
+    # The retraining got the time the trials left, within --retrain-epochs,
+    # or the command said why there was none (fewer than 2 x 3 epochs fit).
+    retrained = re.search(r"for (\d+) epochs, cosine decay .*test accuracy", out)
+    if retrained:
+        assert 6 <= int(retrained.group(1)) <= 30, out
+    else:
+        assert "fewer than 6 retraining epochs (2x a trial's) fit" in out, out
+        assert "not retrained, keeping the best trial's model" in out, out
+    assert re.search(r"best trial's model .*: test accuracy \d\.\d+", out)
