@@ -434,3 +434,41 @@ def test_the_default_keeps_to_a_small_time_budget(tmp_path, tiny_npz, capsys):
         assert "fewer than 6 retraining epochs (2x a trial's) fit" in out, out
         assert "not retrained, keeping the best trial's model" in out, out
     assert re.search(r"best trial's model .*: test accuracy \d\.\d+", out)
+
+
+def test_a_retraining_that_does_not_beat_the_best_trial_is_not_kept(
+    tmp_path, tiny_npz, capsys, monkeypatch
+):
+    # A retraining that wrecks the model (here: every weight zeroed, so every
+    # example gets class 0) must not replace the best trial's model.
+    from keras_dlm.tuning._result import SearchResult
+
+    retrain_best = SearchResult.retrain_best
+
+    def wrecked(self, *args, **kwargs):
+        model = retrain_best(self, *args, **kwargs)
+        for variable in model.trainable_variables:
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+        return model
+
+    monkeypatch.setattr(SearchResult, "retrain_best", wrecked)
+    # A learning rate that learns the tiny set on every backend and seed.
+    args = _tune(tmp_path, tiny_npz, "--max-trials", "1", "--epochs", "8",
+                 "--lr-range", "3e-3,1e-2", "--retrain-epochs", "1")  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    best = re.search(
+        r"best trial's model \(trial 0, .*\): test accuracy (\d\.\d+)", out
+    )
+    assert best, out
+    assert "not above the best trial's" in out, out
+    assert "keeping the best trial's model as best_model.keras" in out
+    model = keras.saving.load_model(tmp_path / "runs" / "mlp-tiny" / "best_model.keras")
+    (_, _), (x_test, y_test) = load_digits()
+    predicted = np.argmax(model.predict(x_test[:60], verbose=0), -1)
+    # The saved model is the best trial's, not the zeroed one (which
+    # predicts class 0 for every digit).
+    assert len(np.unique(predicted)) > 1
+    assert np.mean(predicted == y_test[:60]) == pytest.approx(
+        float(best.group(1)), abs=5e-5
+    )
