@@ -19,7 +19,7 @@ load:
 
 Usage::
 
-    python benchmarks/tuning.py default [--seeds 0 1 2]
+    python benchmarks/tuning.py default [--seeds 0 1 2] [--command PATH/keras-dlm]
     python benchmarks/tuning.py tools [--budget 60] [--family cnn] [--seeds 0 1 2]
     python benchmarks/tuning.py all --quick
 
@@ -87,6 +87,30 @@ def _run_cli(argv: list[str]) -> tuple[float, str]:
     return seconds, buffer.getvalue()
 
 
+def _run_command(command: str, argv: list[str]) -> tuple[float, str, float]:
+    """Runs an installed keras-dlm as its own process, as a user would.
+
+    Returns (wall seconds, stdout, CPU seconds of the process and its children).
+    """
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = subprocess.run(
+        [command, *argv], capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"{command} {' '.join(argv)} exited {process.returncode}:\n"
+            f"{process.stdout}\n{process.stderr}"
+        )
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, process.stdout, cpu
+
+
 def _accuracies(output: str) -> list[float]:
     return [float(v) for v in re.findall(r"test accuracy (\d\.\d+)", output)]
 
@@ -103,27 +127,39 @@ def _saved_model_accuracy(output: str) -> float:
     return accuracies[-1]
 
 
-def run_default(seeds: list[int], family: str, quick: bool) -> list[dict]:
-    import keras
+def run_default(
+    seeds: list[int], family: str, quick: bool, command: str | None = None
+) -> list[dict]:
+    """Former default against default, interleaved per seed.
 
+    With `command` (the path of an installed `keras-dlm`), each search runs
+    as its own process, as from a fresh install; otherwise in this process.
+    """
     rows = []
     extra = ["--max-trials", "2", "--epochs", "2"] if quick else []
     for seed in seeds:
         for name, options in (("former default", _FORMER_DEFAULT), ("default", [])):
-            keras.backend.clear_session()
+            cpu = None
             with tempfile.TemporaryDirectory() as folder:
                 argv = ["tune", "--model", family, "--dataset", _dataset_option(family),
                         "--directory", folder, "--seed", str(seed), "--quiet",
                         *options, *extra]  # fmt: skip
                 if quick and name == "default":
                     argv += ["--retrain-epochs", "2"]
-                seconds, output = _run_cli(argv)
+                if command is None:
+                    import keras
+
+                    keras.backend.clear_session()
+                    seconds, output = _run_cli(argv)
+                else:
+                    seconds, output, cpu = _run_command(command, argv)
             accuracies = _accuracies(output)
             rows.append(
                 {
                     "setting": name,
                     "seed": seed,
                     "seconds": round(seconds, 1),
+                    "cores_used": None if cpu is None else round(cpu / seconds, 2),
                     "search_model_test_accuracy": accuracies[0],
                     "test_accuracy": _saved_model_accuracy(output),
                     "load": os.getloadavg()[0],
@@ -426,6 +462,11 @@ def main(argv: list[str]) -> int:
         "--cores", type=int, nargs="+", default=[0, 1],
         help="cores to pin the runs to, one run per core at a time (tools)",
     )  # fmt: skip
+    parser.add_argument(
+        "--command",
+        help="(default) an installed keras-dlm to run as its own process per "
+        "search, e.g. a fresh environment's bin/keras-dlm",
+    )
     parser.add_argument("--tools", nargs="+", default=list(_TOOLS), choices=_TOOLS)
     parser.add_argument("--tool", choices=_TOOLS, help="(one) the tool to run")
     parser.add_argument("--out", type=Path, help="(one) where its JSON row goes")
@@ -474,8 +515,9 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     if args.part in ("default", "all"):
-        rows = run_default(args.seeds, args.family, args.quick)
-        print(_table(rows, "setting", ["seconds", "search_model_test_accuracy",
+        rows = run_default(args.seeds, args.family, args.quick, args.command)
+        print(_table(rows, "setting", ["seconds", "cores_used",
+                                       "search_model_test_accuracy",
                                        "test_accuracy"]))  # fmt: skip
         seeds = "_".join(str(seed) for seed in args.seeds)
         out = _RESULTS / f"tuning_default_{args.family}_seeds{seeds}.json"
