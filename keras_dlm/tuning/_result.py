@@ -36,6 +36,24 @@ class TrialRecord:
     seconds: float | None
     message: str | None = None
 
+    @classmethod
+    def from_trial(
+        cls,
+        trial: Any,
+        search_space: Any,
+        objective: float | None,
+        seconds: float | None,
+    ) -> TrialRecord:
+        """The record of a keras-tuner `Trial`, its values named by `search_space`."""
+        return cls(
+            trial_id=trial.trial_id,
+            status=str(trial.status),
+            hyperparameters=search_space.values(trial.hyperparameters),
+            objective=objective,
+            seconds=seconds,
+            message=trial.message,
+        )
+
     @property
     def error(self) -> str | None:
         """The last line of the trial's traceback (the exception), if any."""

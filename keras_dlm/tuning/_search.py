@@ -378,14 +378,7 @@ def _collect(tuner: Any) -> SearchResult:
             elif local is not None:
                 seconds = local.seconds
             records.append(
-                TrialRecord(
-                    trial_id=trial.trial_id,
-                    status=str(trial.status),
-                    hyperparameters=tuner.search_space.values(trial.hyperparameters),
-                    objective=score,
-                    seconds=seconds,
-                    message=trial.message,
-                )
+                TrialRecord.from_trial(trial, tuner.search_space, score, seconds)
             )
     else:
         # A worker of a distributed search sees only the trials it ran.

@@ -226,14 +226,7 @@ class _RecordingTunerMixin:
                 objective = float(trial.metrics.get_best_value(name))
             elif name in reported:
                 objective = reported[name]
-        record = TrialRecord(
-            trial_id=trial.trial_id,
-            status=str(trial.status),
-            hyperparameters=self.search_space.values(trial.hyperparameters),
-            objective=objective,
-            seconds=seconds,
-            message=trial.message,
-        )
+        record = TrialRecord.from_trial(trial, self.search_space, objective, seconds)
         self.trials_run[trial.trial_id] = trial
         self.records[trial.trial_id] = record
         if self.verbose >= 1 or record.status != "COMPLETED":
