@@ -92,8 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         default=None,
         help="wall time for the whole command, e.g. 90, 90s, 2m, 1h. Planned "
-        "from measurements: the range tests take at most 10%% of it (fewer "
-        "sweeps if needed); a trial starts only if the trials' measured pace "
+        "from measurements: one range-test sweep, further ones only while "
+        "they end within 10%% of it; a trial starts only if the trials' measured pace "
         "says it ends in time, leaving the retraining its time (--retrain-epochs "
         "if they cost at most 40%% of the budget, else the epochs that fit; no "
         "retraining if fewer than twice --epochs fit, keeping the best trial's "
