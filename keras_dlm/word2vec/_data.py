@@ -115,9 +115,9 @@ def cbow_block_sizes(batch_size: int, window: int) -> list[int]:
     `make_dataset` orders the rows of a CBOW batch in ``window`` blocks:
     block ``k`` (0-based) holds ``cbow_block_sizes(...)[k]`` examples whose
     effective half-window is ``k + 1``, so their context lies in the
-    ``2 * (k + 1)`` middle columns of ``inputs``. `Word2Vec`'s step then
-    scatters only those columns (6 of 10 a row on average at ``window=5``
-    instead of all 10) when the mask confirms the layout.
+    ``2 * (k + 1)`` middle columns of ``inputs``. When `Word2Vec.fit`
+    trains on such a stream, the step scatters only those columns (6 a row
+    on average at ``window=5`` instead of 10).
     """
     base, extra = divmod(batch_size, window)
     return [base + (block < extra) for block in range(window)]
@@ -452,7 +452,11 @@ class Word2VecDataset(keras.utils.PyDataset):
     so Keras epochs match corpus passes on average. Each batch is a dict
     with ``inputs`` (context word, or the ``(batch, 2 * window)`` context of
     CBOW with ``context_mask``), ``targets`` (centre word), ``negatives``
-    and ``progress`` (the fraction of the planned training done). On
+    and ``progress`` (the fraction of the planned training done). The rows
+    of a CBOW batch come in ``window`` blocks of equal effective
+    half-window (sizes from `cbow_block_sizes`; block ``k`` uses only the
+    ``2 * (k + 1)`` middle columns), which `Word2Vec.fit` tells the step so
+    that it skips the padding of the other columns. On
     TensorFlow, `Word2Vec.fit` reads it through `stacked_batches` as a
     ``tf.data`` pipeline rather than batch by batch.
     """

@@ -213,7 +213,11 @@ class Word2Vec(keras.Model):
         text into examples with NumPy, a chunk at a time. A corpus of up to
         2**25 tokens is encoded once and kept in memory as word indices; a
         larger one is re-read every pass, so it may be larger than memory.
-        Each batch gets freshly drawn negatives.
+        Each batch gets freshly drawn negatives. In CBOW the half-windows
+        of a chunk are a shuffled, balanced draw (each example's is still
+        uniform on ``1..window``) and each batch holds ``window`` blocks of
+        rows of equal half-window, so that the step scatters only the
+        context columns in use (see `Word2VecDataset`).
 
         Args:
             corpus: a path to a UTF-8 text file or a re-iterable of token
@@ -410,8 +414,8 @@ class Word2Vec(keras.Model):
         equal effective half-window (`cbow_block_sizes`): the context of
         block ``k`` lies in its ``2 * (k + 1)`` middle columns, and only
         those are scattered when `fit` trains on such a stream
-        (``3 * (window + 1)`` rows an example instead of ``2 * window``: the
-        scatter-adds were most of the step). Any other input takes the path
+        (``window + 1`` rows an example on average instead of
+        ``2 * window``: the scatter-adds were most of the step). Any other input takes the path
         over all ``2 * window`` columns.
         """
         dim = self.embedding_dim
