@@ -78,6 +78,15 @@ def training_input(
     return example_pipeline(plan, dataset.chunk_indices, workers)
 
 
+def generates_in_tensorflow() -> bool:
+    """Whether `training_input` may return the TensorFlow-ops example pipeline.
+
+    Its CBOW batches are not ordered in half-window blocks, so the step
+    then updates all context columns.
+    """
+    return _GENERATE_IN_TENSORFLOW and backend_name() == "tensorflow"
+
+
 def retain_freed_heap() -> None:
     """Makes glibc keep 64 MiB of padding on its heaps (``M_TOP_PAD``), on TensorFlow.
 

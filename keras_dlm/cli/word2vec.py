@@ -40,6 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "example for cbow, where sharing lowered quality in our measurements)"
         ),
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=(
+            "threads of the input pipeline that prepares batches while the "
+            "step runs (gensim's name; default: every core this process may "
+            "use); the TensorFlow backend uses it, JAX and PyTorch ignore it"
+        ),
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
         "--lowercase",
@@ -127,6 +137,7 @@ def _check_training_options(args: argparse.Namespace) -> int | None:
         _checked(check_integer, option, value)
     _checked(check_number, "--sample", args.sample, low=0.0, high=1.0)
     _checked(check_integer, "--seed", args.seed, minimum=0, allow_none=True)
+    _checked(check_integer, "--workers", args.workers, allow_none=True)
     shared = args.shared_negatives
     _checked(check_integer, "--shared-negatives", shared, minimum=0, allow_none=True)
     _checked(check_path_is_new, "--out", args.out, overwrite=args.overwrite)
@@ -167,6 +178,7 @@ def _train(args: argparse.Namespace) -> int:
         window=args.window,
         negative=args.negative,
         shared_negatives=shared,
+        workers=args.workers,
         seed=args.seed,
     )
     # Runs of examples sharing negatives must not straddle batches.

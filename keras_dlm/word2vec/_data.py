@@ -64,21 +64,33 @@ def _alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _window_contexts(
-    ids: np.ndarray, sentence: np.ndarray, window: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+    ids: np.ndarray,
+    sentence: np.ndarray,
+    window: int,
+    rng: np.random.Generator,
+    balanced: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Contexts of every position under a reduced random window.
 
     Each centre position draws its effective half-window ``b`` uniformly from
     ``1..window`` (gensim's and the C tool's "reduced window"); the context
     is the positions at distance ``1..b`` on either side, within the same
-    sentence.
+    sentence. With ``balanced``, the draws are a random permutation of
+    ``1..window`` repeated (each position's ``b`` is still uniform, and each
+    value is drawn the same number of times, to within one), so that the
+    CBOW batches cut into blocks of equal ``b`` (`cbow_block_sizes`) use
+    every example of a chunk.
 
     Returns:
         ``contexts`` (n, 2 * window) word indices, columns ordered by offset
-        ``-window..-1, 1..window``, and ``valid`` (n, 2 * window) bool.
+        ``-window..-1, 1..window``, ``valid`` (n, 2 * window) bool and
+        ``half`` (n,) the effective half-windows.
     """
     n = len(ids)
-    half = rng.integers(1, window + 1, size=n)
+    if balanced:
+        half = rng.permutation(np.resize(np.arange(1, window + 1), n))
+    else:
+        half = rng.integers(1, window + 1, size=n)
     contexts = np.zeros((n, 2 * window), dtype=np.int32)
     valid = np.zeros((n, 2 * window), dtype=bool)
     for distance in range(1, window + 1):
@@ -94,7 +106,21 @@ def _window_contexts(
         column = window + distance - 1
         valid[:-distance, column] = within[:-distance] & same
         contexts[:-distance, column] = ids[distance:]
-    return contexts, valid
+    return contexts, valid, half
+
+
+def cbow_block_sizes(batch_size: int, window: int) -> list[int]:
+    """Rows of each block of a CBOW batch, for half-windows ``1..window``.
+
+    `make_dataset` orders the rows of a CBOW batch in ``window`` blocks:
+    block ``k`` (0-based) holds ``cbow_block_sizes(...)[k]`` examples whose
+    effective half-window is ``k + 1``, so their context lies in the
+    ``2 * (k + 1)`` middle columns of ``inputs``. When `Word2Vec.fit`
+    trains on such a stream, the step scatters only those columns (6 a row
+    on average at ``window=5`` instead of 10).
+    """
+    base, extra = divmod(batch_size, window)
+    return [base + (block < extra) for block in range(window)]
 
 
 class _BatchStream:
@@ -212,7 +238,9 @@ class _BatchStream:
                 < self.keep[np.maximum(ids, 0)]
             )
         ids, sentence = ids[keep], sentence[keep]
-        contexts, valid = _window_contexts(ids, sentence, self.window, self.rng)
+        contexts, valid, half = _window_contexts(
+            ids, sentence, self.window, self.rng, balanced=self.mode == "cbow"
+        )
         if self.mode == "skipgram":
             # The context word's input vector predicts the centre word.
             rows, columns = np.nonzero(valid)
@@ -220,24 +248,43 @@ class _BatchStream:
                 "inputs": contexts[rows, columns],
                 "targets": ids[rows],
             }
+            order = self.rng.permutation(len(rows)) if self.shuffle else None
+            slots = rows
         else:
             rows = np.flatnonzero(valid.any(axis=1))
-            mask = valid[rows]
+            half = half[rows]
+            # Grouped by effective half-window, for the blocks that `take`
+            # cuts batches from; within a group, shuffled (or in corpus
+            # order). "progress" is given per slot: each group's slots take
+            # its own examples' progress in corpus order.
+            slots = np.argsort(half, kind="stable")
+            if self.shuffle:
+                order = self.rng.permutation(len(rows))
+                order = order[np.argsort(half[order], kind="stable")]
+            else:
+                order = slots
+            picked = rows[order]
+            mask = valid[picked]
             examples = {
-                "inputs": np.where(mask, contexts[rows], 0).astype(np.int32),
-                "targets": ids[rows],
+                "inputs": np.where(mask, contexts[picked], 0),
+                "targets": ids[picked],
                 "context_mask": mask.astype(np.float32),
+                # Internal: where each group starts (see `_queues`); batches
+                # do not carry it.
+                "half_window": half[order],
             }
+            slots = rows[slots]
+            order = None
         if len(ids) and self.examples_per_kept_token is None:
             self.examples_per_kept_token = len(rows) / len(ids)
         # Training progress (gensim's: corpus tokens seen / tokens planned)
         # of each example, interpolated within the chunk.
-        fraction = rows / max(len(ids), 1)
+        fraction = slots / max(len(ids), 1)
         examples["progress"] = (
             (self.tokens_seen + fraction * raw_tokens) / self.planned_tokens
         ).astype(np.float32)
         self.tokens_seen += raw_tokens
-        if self.shuffle:
+        if order is not None:
             # In corpus order a batch of 4096 skip-gram pairs is some 700
             # consecutive tokens of one text: its topic words then receive
             # hundreds of updates in one step, all computed from the same
@@ -245,7 +292,6 @@ class _BatchStream:
             # another). Shuffling within the chunk spreads them over the
             # chunk's steps; "progress" keeps its order, so the learning rate
             # still falls step by step.
-            order = self.rng.permutation(len(rows))
             for key in examples:
                 if key != "progress":
                     examples[key] = examples[key][order]
@@ -316,32 +362,79 @@ class _BatchStream:
         keep = self.rng.random(shape) < self.accept[candidates]
         return np.where(keep, candidates, self.alias[candidates])
 
+    def _queues(self, examples: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """A chunk's examples split into the queues that batches are cut from.
+
+        Skip-gram: one queue. CBOW: one queue per effective half-window
+        ``1..window``, for the blocks of `cbow_block_sizes`.
+        """
+        if self.mode != "cbow":
+            return [examples]
+        ends = np.cumsum(
+            np.bincount(examples["half_window"], minlength=self.window + 1)
+        )
+        return [
+            {
+                key: value[ends[block - 1] : ends[block]]
+                for key, value in examples.items()
+                if key != "half_window"
+            }
+            for block in range(1, self.window + 1)
+        ]
+
     def take(self, count: int) -> dict[str, np.ndarray]:
         """The next ``count`` batches, stacked on a new leading axis.
 
         Taking several batches at once costs one slice and one negative
         draw instead of ``count``; the TensorFlow input pipeline slices
         them apart again in C++ (see `Word2VecDataset.stacked_batches`).
+        A CBOW batch is the concatenation of one block per effective
+        half-window (`cbow_block_sizes`), each cut from its own queue.
         """
-        if not hasattr(self, "_buffer"):
-            self._buffer = self.first_chunk()
-            self._start = 0
-        size = self.batch_size
-        needed = count * size
-        while len(self._buffer["targets"]) - self._start < needed:
-            new = self._examples(next(self._chunk_iterator()))
-            self._buffer = {
-                key: np.concatenate([value[self._start :], new[key]])
-                for key, value in self._buffer.items()
+        if self.mode == "cbow":
+            sizes = cbow_block_sizes(self.batch_size, self.window)
+        else:
+            sizes = [self.batch_size]
+        if not hasattr(self, "_buffers"):
+            self._buffers = self._queues(self.first_chunk())
+            self._starts = [0] * len(sizes)
+        while any(
+            len(buffer["targets"]) - start < count * size
+            for buffer, start, size in zip(
+                self._buffers, self._starts, sizes, strict=True
+            )
+        ):
+            new = self._queues(self._examples(next(self._chunk_iterator())))
+            self._buffers = [
+                {
+                    key: np.concatenate([value[start:], part[key]])
+                    for key, value in buffer.items()
+                }
+                for buffer, start, part in zip(
+                    self._buffers, self._starts, new, strict=True
+                )
+            ]
+            self._starts = [0] * len(sizes)
+        blocks = []
+        for queue, (buffer, size) in enumerate(zip(self._buffers, sizes, strict=True)):
+            start = self._starts[queue]
+            blocks.append(
+                {
+                    key: value[start : start + count * size].reshape(
+                        count, size, *value.shape[1:]
+                    )
+                    for key, value in buffer.items()
+                }
+            )
+            self._starts[queue] += count * size
+        if len(blocks) == 1:
+            batches = blocks[0]
+        else:
+            batches = {
+                key: np.concatenate([block[key] for block in blocks], axis=1)
+                for key in blocks[0]
             }
-            self._start = 0
-        start = self._start
-        batches = {
-            key: value[start : start + needed].reshape(count, size, *value.shape[1:])
-            for key, value in self._buffer.items()
-        }
-        self._start += needed
-        groups = size // self.shared_negatives if self.shared_negatives else size
+        groups = self.batch_size // (self.shared_negatives or 1)
         batches["negatives"] = self._draw_negatives((count, groups, self.negative))
         return batches
 
@@ -359,7 +452,11 @@ class Word2VecDataset(keras.utils.PyDataset):
     so Keras epochs match corpus passes on average. Each batch is a dict
     with ``inputs`` (context word, or the ``(batch, 2 * window)`` context of
     CBOW with ``context_mask``), ``targets`` (centre word), ``negatives``
-    and ``progress`` (the fraction of the planned training done). On
+    and ``progress`` (the fraction of the planned training done). The rows
+    of a CBOW batch come in ``window`` blocks of equal effective
+    half-window (sizes from `cbow_block_sizes`; block ``k`` uses only the
+    ``2 * (k + 1)`` middle columns), which `Word2Vec.fit` tells the step so
+    that it skips the padding of the other columns. On
     TensorFlow, `Word2Vec.fit` reads it through `stacked_batches` as a
     ``tf.data`` pipeline rather than batch by batch.
     """
@@ -418,6 +515,7 @@ class Word2VecDataset(keras.utils.PyDataset):
         spec = {
             key: ((stream.batch_size, *value.shape[1:]), value.dtype)
             for key, value in stream.first_chunk().items()
+            if key != "half_window"
         }
         groups = stream.batch_size // (stream.shared_negatives or 1)
         spec["negatives"] = ((groups, stream.negative), np.dtype(np.int32))

@@ -18,7 +18,7 @@ from keras_dlm._checks import (
     check_number,
     invalid_argument,
 )
-from keras_dlm.word2vec._data import Word2VecDataset, _make_dataset
+from keras_dlm.word2vec._data import Word2VecDataset, _make_dataset, cbow_block_sizes
 from keras_dlm.word2vec._vectors import WordVectors
 from keras_dlm.word2vec._vocabulary import Vocabulary
 
@@ -155,6 +155,8 @@ class Word2Vec(keras.Model):
         self.workers = workers
         self.seed = seed
         self._decay: tuple[float, float] | None = None
+        # Set by `fit`: the CBOW batches come in half-window blocks.
+        self._context_blocks = False
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.build()
 
@@ -211,7 +213,11 @@ class Word2Vec(keras.Model):
         text into examples with NumPy, a chunk at a time. A corpus of up to
         2**25 tokens is encoded once and kept in memory as word indices; a
         larger one is re-read every pass, so it may be larger than memory.
-        Each batch gets freshly drawn negatives.
+        Each batch gets freshly drawn negatives. In CBOW the half-windows
+        of a chunk are a shuffled, balanced draw (each example's is still
+        uniform on ``1..window``) and each batch holds ``window`` blocks of
+        rows of equal half-window, so that the step scatters only the
+        context columns in use (see `Word2VecDataset`).
 
         Args:
             corpus: a path to a UTF-8 text file or a re-iterable of token
@@ -327,6 +333,11 @@ class Word2Vec(keras.Model):
         on one dataset add up to more than ``make_dataset(epochs=...)``
         planned (the learning rate then sits at ``min_alpha``).
         """
+        blocks = self._batches_in_blocks(x)
+        if blocks != self._context_blocks:
+            # The step's context update is chosen when it is traced.
+            self._context_blocks = blocks
+            self.train_function = None
         if isinstance(x, Word2VecDataset):
             x._request_epochs(kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
             workers = self.workers or _available_cores()
@@ -392,14 +403,65 @@ class Word2Vec(keras.Model):
         else:
             if not self.cbow_mean:
                 error = error / count
+            self._update_contexts(inputs, mask, error)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result(), "learning_rate": rate}
+
+    def _update_contexts(self, inputs: Any, mask: Any, error: Any) -> None:
+        """Adds each example's ``error`` to its context words' input vectors.
+
+        Batches of a `make_dataset` stream hold their rows in blocks of
+        equal effective half-window (`cbow_block_sizes`): the context of
+        block ``k`` lies in its ``2 * (k + 1)`` middle columns, and only
+        those are scattered when `fit` trains on such a stream
+        (``window + 1`` rows an example on average instead of
+        ``2 * window``: the scatter-adds were most of the step). Any other input takes the path
+        over all ``2 * window`` columns.
+        """
+        dim = self.embedding_dim
+        batch_size, window = inputs.shape[0], self.window
+        if not self._context_blocks or batch_size is None or window == 1:
             updates = error[:, None, :] * mask[:, :, None]
             _sparse.scatter_add(
                 self.input_embeddings,
                 ops.reshape(inputs, (-1,)),
-                ops.reshape(updates, (-1, self.embedding_dim)),
+                ops.reshape(updates, (-1, dim)),
             )
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result(), "learning_rate": rate}
+            return
+        indices, updates = [], []
+        first = 0
+        for block, size in enumerate(cbow_block_sizes(batch_size, window)):
+            last, left, right = first + size, window - block - 1, window + block + 1
+            indices.append(ops.reshape(inputs[first:last, left:right], (-1,)))
+            block_mask = mask[first:last, left:right]
+            updates.append(
+                ops.reshape(
+                    error[first:last, None, :] * block_mask[:, :, None], (-1, dim)
+                )
+            )
+            first = last
+        _sparse.scatter_add(
+            self.input_embeddings, ops.concatenate(indices), ops.concatenate(updates)
+        )
+
+    def _batches_in_blocks(self, x: Any) -> bool:
+        """Whether `fit` on ``x`` gives the step CBOW batches in half-window blocks.
+
+        True for a `Word2VecDataset` read through its NumPy stream by one
+        replica; False for any other input, for the TensorFlow-ops example
+        pipeline and under a ``tf.distribute`` strategy of several replicas
+        or a ``keras.distribution`` (each replica or process would see a
+        part of a batch, or several batches joined).
+        """
+        # Only the TensorFlow trainer has a distribute_strategy.
+        strategy = getattr(self, "distribute_strategy", None)
+        return (
+            self.mode == "cbow"
+            and isinstance(x, Word2VecDataset)
+            and not _input.generates_in_tensorflow()
+            and (strategy is None or strategy.num_replicas_in_sync == 1)
+            and keras.distribution.distribution() is None
+        )
 
     def _output_update(
         self, hidden: Any, targets: Any, negatives: Any, rate: Any

@@ -80,6 +80,29 @@ def test_train_then_query(tmp_path, capsys):
     assert WordVectors.load_word2vec_format(out).vector_size == 4
 
 
+def test_workers_reaches_the_model(tmp_path, capsys, monkeypatch):
+    from keras_dlm.word2vec import Word2Vec
+
+    corpus = tmp_path / "corpus.txt"
+    _write_corpus(corpus)
+    seen = []
+    fit = Word2Vec.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append(self.workers)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Word2Vec, "fit", recording_fit)
+    common = [str(corpus), "--dim", "4", "--epochs", "1", "--min-count", "1"]
+    assert (
+        main(["word2vec", *common, "--workers", "1", "--out", str(tmp_path / "a")]) == 0
+    )
+    assert main(["word2vec", *common, "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    # gensim's meaning: 1 thread; not given, Word2Vec's default (every core).
+    assert seen == [1, None]
+
+
 def test_query_unknown_word_and_missing_arguments(tmp_path, capsys):
     out = tmp_path / "v.txt"
     WordVectors(["a", "b"], np.eye(2)).save_word2vec_format(out)
@@ -110,6 +133,8 @@ def _bad_invocations(tmp_path):
     yield [*train, "--batch-size", "0"], "--batch-size"
     yield [*train, "--shared-negatives", "-1"], "--shared-negatives"
     yield [*train, "--seed", "-1"], "--seed"
+    yield [*train, "--workers", "0"], "--workers"
+    yield [*train, "--workers", "-2"], "--workers"
     for value in ("nan", "inf", "-0.1", "2"):
         yield [*train, "--sample", value], "--sample"
     yield ["word2vec", "--query", "a"], "--vectors"

@@ -138,6 +138,41 @@ def test_cbow_contexts_are_the_reduced_window():
             assert offsets == [*range(-half, 0), *range(1, half + 1)]
 
 
+def test_cbow_batches_are_blocks_of_equal_half_window():
+    corpus = _positional_corpus(length=3000)
+    vocab = Vocabulary.build(corpus, min_count=1, sample=None)
+    model = Word2Vec(vocab, embedding_dim=4, window=3, mode="cbow", seed=2)
+    dataset = model.make_dataset(corpus, batch_size=64, epochs=2)
+    sizes = data_module.cbow_block_sizes(64, 3)
+    assert sizes == [22, 21, 21]
+    position = np.array([int(word[1:]) for word in vocab.words])
+    seen = []
+    first_rates = []
+    for index in range(2 * len(dataset)):
+        batch = dataset[index][0]
+        first_rates.append(batch["progress"][0])
+        start = 0
+        for block, size in enumerate(sizes):
+            half = block + 1
+            rows = slice(start, start + size)
+            mask = batch["context_mask"][rows].astype(bool)
+            inside = np.zeros(6, bool)
+            inside[3 - half : 3 + half] = True
+            # Block k holds the examples of half-window k + 1: their context
+            # is the 2 (k + 1) middle columns (fewer only at the text's ends).
+            assert not mask[:, ~inside].any()
+            centres = position[batch["targets"][rows]]
+            interior = (centres >= half) & (centres < 3000 - half)
+            assert mask[interior][:, inside].all()
+            seen.extend(centres.tolist())
+            start += size
+    # Every centre word of the two passes is trained, each about twice.
+    counts = np.bincount(seen, minlength=3000)
+    assert np.mean(counts == 2) > 0.9 and counts.max() <= 3
+    # The learning rate still falls batch by batch.
+    assert np.all(np.diff(first_rates) >= 0)
+
+
 def test_subsampling_is_fresh_each_pass_and_follows_keep_probability():
     rng = np.random.default_rng(0)
     common = ["the"] * 3000

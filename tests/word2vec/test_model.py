@@ -101,17 +101,39 @@ def _reference_step(w_in, w_out, batch, *, mode, negative, shared, cbow_mean, ra
     return new_in, new_out
 
 
+def _one_batch_input(batch):
+    """One batch for `fit`, with its shapes known when the step is traced.
+
+    Keras feeds a ``PyDataset`` to TensorFlow with an unknown batch size,
+    which makes the CBOW step take its path over all context columns; a
+    ``tf.data`` dataset of the batch keeps the size, as `fit` on a
+    `make_dataset` stream does.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensors(batch)
+    return _OneBatch(batch)
+
+
 @pytest.mark.parametrize(
-    ("mode", "shared", "cbow_mean"),
+    ("mode", "shared", "cbow_mean", "rows"),
     [
-        ("skipgram", 1, True),
-        ("skipgram", 4, True),
-        ("cbow", 1, True),
-        ("cbow", 1, False),
-        ("cbow", 4, True),
+        ("skipgram", 1, True, "as made"),
+        ("skipgram", 4, True, "as made"),
+        # As made by make_dataset, the CBOW rows are in half-window blocks
+        # and the step, told so (as fit tells it for a make_dataset stream),
+        # updates only the blocks' columns.
+        ("cbow", 1, True, "blocks"),
+        ("cbow", 1, False, "blocks"),
+        ("cbow", 4, True, "blocks"),
+        # Any other input: the update over all context columns.
+        ("cbow", 1, True, "as made"),
+        ("cbow", 1, True, "shuffled"),
+        ("cbow", 1, False, "shuffled"),
     ],
 )
-def test_train_step_matches_numpy_equations(mode, shared, cbow_mean):
+def test_train_step_matches_numpy_equations(mode, shared, cbow_mean, rows, monkeypatch):
     rng = np.random.default_rng(7)
     words = [f"w{i}" for i in range(40)]
     corpus = [list(rng.choice(words, 12)) for _ in range(40)]
@@ -133,8 +155,20 @@ def test_train_step_matches_numpy_equations(mode, shared, cbow_mean):
     w_in = keras.ops.convert_to_numpy(model.input_embeddings)
     w_out = keras.ops.convert_to_numpy(model.output_embeddings)
     batch = model.make_dataset(corpus, batch_size=32, epochs=3)[0][0]
+    if rows == "shuffled":
+        order = rng.permutation(32)
+        batch = {
+            key: value if key == "negatives" else value[order]
+            for key, value in batch.items()
+        }
+        assert batch["context_mask"][:16, [0, 3]].any()
+    if rows == "blocks":
+        monkeypatch.setattr(Word2Vec, "_batches_in_blocks", lambda self, x: True)
     model.compile(alpha=0.05, min_alpha=0.001)
-    logs = model.fit(_OneBatch(batch), epochs=1, verbose=0).history
+    logs = model.fit(
+        _one_batch_input(batch), epochs=1, verbose=0, shuffle=False
+    ).history
+    assert model._context_blocks == (rows == "blocks")
     rate = 0.05 - (0.05 - 0.001) * batch["progress"][0]
     expected_in, expected_out = _reference_step(
         w_in,
@@ -163,6 +197,21 @@ def test_train_step_matches_numpy_equations(mode, shared, cbow_mean):
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(model.input_embeddings)[untouched], w_in[untouched]
     )
+
+
+def test_fit_updates_context_blocks_only_for_a_make_dataset_stream():
+    corpus = _cluster_corpus(sentences=200)
+    vocab = Vocabulary.build(corpus, min_count=1, sample=None)
+    for mode, expected in (("cbow", True), ("skipgram", False)):
+        model = Word2Vec(vocab, embedding_dim=4, mode=mode, window=2, seed=0)
+        dataset = model.make_dataset(corpus, batch_size=64, epochs=2)
+        model.compile()
+        model.fit(dataset, epochs=1, verbose=0)
+        assert model._context_blocks is expected
+        # Another input after a stream: the step is traced again, over all
+        # context columns.
+        model.fit(_one_batch_input(dataset[0][0]), epochs=1, verbose=0, shuffle=False)
+        assert model._context_blocks is False
 
 
 def test_default_negatives_are_shared_in_skipgram_and_per_example_in_cbow():
