@@ -40,6 +40,8 @@ _STARTUP_NOISE = re.compile(
     r"|cudart_stub\.cc:\d+\] Could not find cuda drivers"
     r"|failed call to cuInit"
     r"|cpu_feature_guard\.cc:\d+\]"
+    # Printed at INFO level on CPUs where TensorFlow turns oneDNN on.
+    r"|port\.cc:\d+\] oneDNN custom operations are on"
     r"|^To enable the following instructions: .*rebuild TensorFlow"
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
 )
