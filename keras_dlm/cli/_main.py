@@ -10,6 +10,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from keras_dlm._version import __version__
 from keras_dlm.cli._errors import CommandLineError
@@ -98,9 +99,22 @@ def _start_backend_quietly() -> None:
         _backend.list_devices()
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr, status 2.
+
+    argparse prints the whole usage block before its error; a malformed
+    option is then reported like every other user error of ``keras-dlm``
+    (``keras-dlm <command>: error: ...``), with a pointer to ``--help``.
+    Subparsers inherit the class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Builds the ``keras-dlm`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrorParser(
         prog="keras-dlm",
         description=(
             "Keras 3 components for ten deep-learning methods. The Keras backend "

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import subprocess
@@ -30,6 +31,37 @@ def test_unknown_command_fails(capsys):
         main(["no-such-command"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            ["word2vec", "--workers", "1.5", "corpus.txt"],
+            "keras-dlm word2vec: error: argument --workers: invalid int value: "
+            "'1.5' (see 'keras-dlm word2vec --help')",
+        ),
+        (
+            ["tune", "--no-such-option"],
+            "keras-dlm: error: unrecognized arguments: --no-such-option "
+            "(see 'keras-dlm --help')",
+        ),
+        (
+            ["word2vec", "--mode", "glove"],
+            # (argparse quotes the choices on some Python versions only)
+            "keras-dlm word2vec: error: argument --mode: invalid choice: 'glove' "
+            "(choose from *) (see 'keras-dlm word2vec --help')",
+        ),
+    ],
+)
+def test_a_malformed_option_is_one_line_and_status_2(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.endswith("\n") and captured.err.count("\n") == 1
+    assert fnmatch.fnmatchcase(captured.err.rstrip("\n"), expected), captured.err
+    assert captured.out == ""
 
 
 def test_info_reports_active_backend(capsys):
