@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -313,19 +314,43 @@ def _run(job: dict, backend: str | None = None) -> dict:
         check=False,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"job {job} failed:\n{completed.stderr[-3000:]}")
+        # One failed run (fastText sometimes stops with "Encountered NaN") is
+        # recorded and reported; it does not discard the rest of the
+        # invocation.
+        lines = completed.stderr.strip().splitlines() or ["no error output"]
+        print(f"  run failed: {job['kind']} {job}: {lines[-1]}", file=sys.stderr)
+        return {"error": lines[-1]}
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def _medians(runs: list[dict]) -> dict:
-    keys = [key for key, value in runs[0].items() if isinstance(value, float | int)]
-    result = {key: statistics.median(run[key] for run in runs) for key in keys}
-    result["repeats"] = len(runs)
+    """Medians (and ranges) over the runs that did not fail.
+
+    ``failed_runs`` and ``errors`` say which failed; with every run failed
+    the result has no figures and the tables print "failed".
+    """
+    done = [run for run in runs if "error" not in run]
+    result: dict = {
+        "repeats": len(done),
+        "failed_runs": len(runs) - len(done),
+        "errors": [run["error"] for run in runs if "error" in run],
+    }
+    if not done:
+        return result
+    keys = [key for key, value in done[0].items() if isinstance(value, float | int)]
+    result.update({key: statistics.median(run[key] for run in done) for key in keys})
     result["ranges"] = {
-        key: [min(run[key] for run in runs), max(run[key] for run in runs)]
+        key: [min(run[key] for run in done), max(run[key] for run in done)]
         for key in keys
     }
     return result
+
+
+def _failed_note(result: dict) -> str:
+    """What a table row adds when some or all of its runs failed."""
+    if not result["failed_runs"]:
+        return ""
+    return f"  ({result['failed_runs']} of {result['failed_runs'] + result['repeats']} runs failed: {result['errors'][0]})"
 
 
 def _interleaved(jobs: list[tuple[dict, str | None]], repeats: int) -> list[dict]:
@@ -488,28 +513,32 @@ def _quality_runs(args: argparse.Namespace, path: str, tokens: int) -> list[dict
             }
             jobs = _jobs(args, base, args.cores)
             results = _interleaved([(job, b) for _, job, b in jobs], args.repeats)
-            reference = results[0]["words_per_s"]
+            reference = results[0].get("words_per_s", math.nan)
             for (label, _, _), result in zip(jobs, results, strict=True):
+                row = {
+                    "corpus": args.corpus,
+                    "mode": mode,
+                    "epochs": epochs,
+                    "cores": args.cores,
+                    "who": label,
+                }
+                if not result["repeats"]:
+                    print(
+                        f"{mode:9} {epochs:3d} {label:22} failed{_failed_note(result)}"
+                    )
+                    rows.append({**row, **result})
+                    continue
                 ratio = result["words_per_s"] / reference
                 print(
                     f"{mode:9} {epochs:3d} {label:22} {result['words_per_s']:9,.0f} "
                     f"{ratio:6.2f} {result['wall_s']:7.1f} {result['cores_used']:5.2f} "
                     f"{result['peak_rss_mib']:8.0f} {result['ws353']:6.3f} "
                     f"{result['simlex']:6.3f} {result['analogy']:7.3f}"
-                    + (f" {result['bombings_rank']:8.0f}" if lee else ""),
+                    + (f" {result['bombings_rank']:8.0f}" if lee else "")
+                    + _failed_note(result),
                     flush=True,
                 )
-                rows.append(
-                    {
-                        "corpus": args.corpus,
-                        "mode": mode,
-                        "epochs": epochs,
-                        "cores": args.cores,
-                        "who": label,
-                        "ratio_to_first_anchor": ratio,
-                        **result,
-                    }
-                )
+                rows.append({**row, "ratio_to_first_anchor": ratio, **result})
     return rows
 
 
@@ -544,13 +573,18 @@ def _scaling_runs(args: argparse.Namespace, path: str, tokens: int) -> list[dict
         name = who if job["kind"] != "keras" else f"keras_dlm {backend}"
         if job.get("tf_examples"):
             name = "keras_dlm tf-examples"
-        single.setdefault(name, result["words_per_s"])
+        rows.append({"who": name, "cores": cores, **result})
+        # Relative to the same tool at the first core count (none if that failed).
+        first = single.setdefault(name, result.get("words_per_s", math.nan))
+        if not result["repeats"]:
+            print(f"{name:22} {cores:11d} failed{_failed_note(result)}", flush=True)
+            continue
         print(
             f"{name:22} {cores:11d} {result['words_per_s']:9,.0f} "
-            f"{result['cores_used']:10.2f} {result['words_per_s'] / single[name]:8.2f}",
+            f"{result['cores_used']:10.2f} {result['words_per_s'] / first:8.2f}"
+            + _failed_note(result),
             flush=True,
         )
-        rows.append({"who": name, "cores": cores, **result})
     return rows
 
 
@@ -566,6 +600,9 @@ def _sparse_runs(args: argparse.Namespace) -> list[dict]:
             }
             small = _run(dict(job, vocab_size=10_000), backend)
             large = _run(dict(job, vocab_size=1_000_000), backend)
+            if "error" in small or "error" in large:
+                print(f"{backend:11} failed: {(small.get('error') or large['error'])}")
+                continue
             ratio = large["step_ms"] / small["step_ms"]
             label = f"shared{shared}" if shared else "per-ex"
             print(

@@ -178,6 +178,7 @@ def stacked_batch_input(
     stacked_batches: Callable[[], Iterator[dict[str, Any]]],
     batch_spec: dict[str, tuple[tuple[int, ...], Any]],
     threads: int | None = None,
+    batches: int | None = None,
 ) -> Any:
     """What to give ``fit`` for a `PyDataset` that can also yield batch groups.
 
@@ -198,10 +199,14 @@ def stacked_batch_input(
         batch_spec: ``{key: (shape, dtype)}`` of one batch (no group axis).
         threads: size of the pipeline's own thread pool (default: tf.data's
             shared pool).
+        batches: when ``stacked_batches()`` yields exactly this many
+            batches per call (one epoch), the dataset declares that
+            cardinality, so Keras knows the epoch's length and starts a
+            new iterator (a new call) each epoch.
 
     Returns:
-        A ``tf.data.Dataset`` on TensorFlow (endless: pass
-        ``steps_per_epoch``), else ``dataset``.
+        A ``tf.data.Dataset`` on TensorFlow (endless unless ``batches`` is
+        given: then pass no ``steps_per_epoch``), else ``dataset``.
     """
     if backend_name() != "tensorflow":
         return dataset
@@ -219,7 +224,7 @@ def stacked_batch_input(
     options.autotune.enabled = False
     if threads:
         options.threading.private_threadpool_size = threads
-    return (
+    pipeline = (
         tf.data.Dataset.from_generator(stacked_batches, output_signature=signature)
         # The group after next is generated (in Python, on a tf.data
         # thread) while the step runs on the current one; prefetching only
@@ -229,3 +234,6 @@ def stacked_batch_input(
         .prefetch(_BATCHES_AHEAD)
         .with_options(options)
     )
+    if batches is not None:
+        pipeline = pipeline.apply(tf.data.experimental.assert_cardinality(batches))
+    return pipeline

@@ -47,35 +47,62 @@ _TOP_PAD_BYTES = 64 << 20
 
 
 def training_input(
-    model: keras.Model, dataset: keras.utils.PyDataset, workers: int
-) -> Any:
+    model: keras.Model,
+    dataset: keras.utils.PyDataset,
+    workers: int,
+    steps_per_epoch: int | None = None,
+) -> tuple[Any, int | None]:
     """What `Word2Vec.fit` gives Keras for a `Word2VecDataset` on this backend.
 
     Args:
         model: the model about to be fitted.
         dataset: the `Word2VecDataset`.
         workers: threads of the ``tf.data`` input pipeline (TensorFlow only).
+        steps_per_epoch: the ``steps_per_epoch`` the user passed to ``fit``,
+            if any.
 
     Returns:
-        On TensorFlow, the stacked NumPy stream
-        (`sparse.stacked_batch_input`), or, when ``_GENERATE_IN_TENSORFLOW``
-        is set and the corpus is held in memory (not under a
-        ``tf.distribute`` strategy of several replicas), a ``tf.data``
-        pipeline generating the examples in TensorFlow ops
-        (`example_pipeline`); on JAX and PyTorch, ``dataset`` itself.
+        ``(data, steps_per_epoch)`` for Keras's ``fit``. On TensorFlow
+        ``data`` is the stacked NumPy stream (`sparse.stacked_batch_input`):
+        by default one epoch of ``len(dataset)`` batches per iterator
+        (`Word2VecDataset.stacked_epoch`) with ``steps_per_epoch`` equal to
+        it, so that Keras's groups of ``steps_per_execution`` steps stop at
+        the epoch's end; with a user's ``steps_per_epoch``, the endless
+        stream. When
+        ``_GENERATE_IN_TENSORFLOW`` is set and the corpus is held in memory
+        (not under a ``tf.distribute`` strategy of several replicas),
+        ``data`` is a ``tf.data`` pipeline generating the examples in
+        TensorFlow ops (`example_pipeline`). On JAX and PyTorch, ``dataset``
+        itself and the user's ``steps_per_epoch``.
     """
     if backend_name() != "tensorflow":
-        return dataset
+        return dataset, steps_per_epoch
     # Under MirroredStrategy the TensorFlow pipeline trained nothing in the
     # distributed test (loss flat); the NumPy stream is the tested route.
     replicas = model.distribute_strategy.num_replicas_in_sync
     use = _GENERATE_IN_TENSORFLOW and replicas == 1
     plan = dataset.example_plan() if use else None
-    if plan is None:
-        return _sparse.stacked_batch_input(
+    if plan is not None:
+        pipeline = example_pipeline(plan, dataset.chunk_indices, workers)
+        return pipeline, steps_per_epoch or len(dataset)
+    if steps_per_epoch is not None:
+        data = _sparse.stacked_batch_input(
             dataset, dataset.stacked_batches, dataset.batch_spec(), threads=workers
         )
-    return example_pipeline(plan, dataset.chunk_indices, workers)
+        return data, steps_per_epoch
+
+    def one_epoch() -> Iterator[dict[str, Any]]:
+        return dataset.stacked_epoch(
+            steps_trained=lambda: int(model.optimizer.iterations.numpy())
+        )
+
+    data = _sparse.stacked_batch_input(
+        dataset, one_epoch, dataset.batch_spec(), threads=workers, batches=len(dataset)
+    )
+    # With steps_per_epoch as well as the cardinality, Keras makes one
+    # iterator per epoch, at the end of the one before (without it, one
+    # there and another at the start of the epoch).
+    return data, len(dataset)
 
 
 def generates_in_tensorflow() -> bool:

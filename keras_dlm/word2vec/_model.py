@@ -325,9 +325,13 @@ class Word2Vec(keras.Model):
 
         Same arguments as `keras.Model.fit`. A `Word2VecDataset` is fed to
         TensorFlow as a ``tf.data`` pipeline over groups of batches (see
-        ``keras_dlm._backend.sparse.stacked_batch_input``), with
-        ``steps_per_epoch=len(dataset)`` unless you pass it; on JAX and
-        PyTorch it is used as the ``PyDataset`` it is. On TensorFlow a new
+        ``keras_dlm._backend.sparse.stacked_batch_input``) that ends after
+        each epoch of ``len(dataset)`` batches, so every epoch trains
+        exactly those batches whatever ``steps_per_execution`` and under a
+        ``tf.distribute`` strategy; on JAX and PyTorch it is used as the
+        ``PyDataset`` it is. If you pass ``steps_per_epoch``, TensorFlow
+        reads the stream endlessly instead: Keras then runs whole groups of
+        ``steps_per_execution`` steps (pass a multiple of it) and a new
         ``fit`` call drops the few batches the previous one had read ahead.
         Warns with `EpochMismatchWarning` when the epochs of all ``fit`` calls
         on one dataset add up to more than ``make_dataset(epochs=...)``
@@ -341,9 +345,12 @@ class Word2Vec(keras.Model):
         if isinstance(x, Word2VecDataset):
             x._request_epochs(kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
             workers = self.workers or _available_cores()
-            data = _input.training_input(self, x, workers)
+            data, steps = _input.training_input(
+                self, x, workers, kwargs.pop("steps_per_epoch", None)
+            )
+            if steps is not None:
+                kwargs["steps_per_epoch"] = steps
             if data is not x:
-                kwargs.setdefault("steps_per_epoch", len(x))
                 kwargs["shuffle"] = False  # the stream is already random
             x = data
         return super().fit(x, y, **kwargs)

@@ -296,7 +296,8 @@ def test_workers_is_saved_and_sizes_the_tensorflow_input_threads():
         from keras_dlm._backend import word2vec_input
 
         dataset = model.make_dataset(corpus, batch_size=16, epochs=1)
-        pipeline = word2vec_input.training_input(model, dataset, 3)
+        pipeline, steps = word2vec_input.training_input(model, dataset, 3)
+        assert steps == len(dataset)  # and the pipeline ends there
         assert pipeline.options().threading.private_threadpool_size == 3
 
 
@@ -357,9 +358,34 @@ def test_tensorflow_runs_several_steps_per_call_by_default():
     dataset = model.make_dataset(corpus, batch_size=64, epochs=1)
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
-    # Every planned step ran (rounded up to whole calls on TensorFlow).
+    # Every planned step ran, and no more (the last call stops at the end).
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    assert len(dataset) <= steps < len(dataset) + expected
+    assert steps == len(dataset)
+
+
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+def test_each_epoch_trains_its_own_batches_with_the_default_steps_per_call(mode):
+    """Keras on TensorFlow runs 16 steps per call: an epoch that is not a
+    multiple of 16 batches used to train up to a whole call more, so the
+    planned passes ran out early and the rate sat at min_alpha."""
+    corpus = _cluster_corpus(sentences=300)
+    vocab = Vocabulary.build(corpus, min_count=1)
+    model = Word2Vec(vocab, embedding_dim=8, mode=mode, window=2, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=128, epochs=4)
+    assert len(dataset) % 16 and len(dataset) < 40
+    model.compile()
+    history = model.fit(dataset, epochs=4, verbose=0)
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4 * len(
+        dataset
+    )
+    # The last step of each epoch: the schedule's progress is epochs done /
+    # planned. len(dataset) is an estimate rounded up to whole batches, so
+    # the stream's passes can run ahead by up to a batch an epoch.
+    rates = np.array(history.history["learning_rate"])
+    done = (0.025 - rates) / (0.025 - 0.0001)
+    np.testing.assert_allclose(
+        done, [0.25, 0.5, 0.75, 1.0], rtol=1.0 / len(dataset), atol=0.03
+    )
 
 
 @pytest.mark.tf_only
