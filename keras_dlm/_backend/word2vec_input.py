@@ -64,11 +64,10 @@ def training_input(
     Returns:
         ``(data, steps_per_epoch)`` for Keras's ``fit``. On TensorFlow
         ``data`` is the stacked NumPy stream (`sparse.stacked_batch_input`):
-        by default one epoch of ``len(dataset)`` batches per iterator
-        (`Word2VecDataset.stacked_epoch`) with ``steps_per_epoch`` equal to
-        it, so that Keras's groups of ``steps_per_execution`` steps stop at
-        the epoch's end; with a user's ``steps_per_epoch``, the endless
-        stream. When
+        one epoch of ``len(dataset)`` batches (or the user's
+        ``steps_per_epoch``) per iterator (`Word2VecDataset.stacked_epoch`)
+        with ``steps_per_epoch`` equal to it, so that Keras's groups of
+        ``steps_per_execution`` steps stop at the epoch's end. When
         ``_GENERATE_IN_TENSORFLOW`` is set and the corpus is held in memory
         (not under a ``tf.distribute`` strategy of several replicas),
         ``data`` is a ``tf.data`` pipeline generating the examples in
@@ -85,24 +84,21 @@ def training_input(
     if plan is not None:
         pipeline = example_pipeline(plan, dataset.chunk_indices, workers)
         return pipeline, steps_per_epoch or len(dataset)
-    if steps_per_epoch is not None:
-        data = _sparse.stacked_batch_input(
-            dataset, dataset.stacked_batches, dataset.batch_spec(), threads=workers
-        )
-        return data, steps_per_epoch
+    batches = steps_per_epoch or len(dataset)
 
     def one_epoch() -> Iterator[dict[str, Any]]:
         return dataset.stacked_epoch(
-            steps_trained=lambda: int(model.optimizer.iterations.numpy())
+            steps_trained=lambda: int(model.optimizer.iterations.numpy()),
+            batches=batches,
         )
 
     data = _sparse.stacked_batch_input(
-        dataset, one_epoch, dataset.batch_spec(), threads=workers, batches=len(dataset)
+        dataset, one_epoch, dataset.batch_spec(), threads=workers, batches=batches
     )
     # With steps_per_epoch as well as the cardinality, Keras makes one
     # iterator per epoch, at the end of the one before (without it, one
     # there and another at the start of the epoch).
-    return data, len(dataset)
+    return data, batches
 
 
 def generates_in_tensorflow() -> bool:

@@ -388,7 +388,7 @@ class _BatchStream:
 
         Taking several batches at once costs one slice and one negative
         draw instead of ``count``; the TensorFlow input pipeline slices
-        them apart again in C++ (see `Word2VecDataset.stacked_batches`).
+        them apart again in C++ (see `Word2VecDataset.stacked_epoch`).
         A CBOW batch is the concatenation of one block per effective
         half-window (`cbow_block_sizes`), each cut from its own queue.
         """
@@ -458,7 +458,7 @@ class Word2VecDataset(keras.utils.PyDataset):
     half-window (sizes from `cbow_block_sizes`; block ``k`` uses only the
     ``2 * (k + 1)`` middle columns), which `Word2Vec.fit` tells the step so
     that it skips the padding of the other columns. On
-    TensorFlow, `Word2Vec.fit` reads it through `stacked_batches` as a
+    TensorFlow, `Word2Vec.fit` reads it through `stacked_epoch` as a
     ``tf.data`` pipeline rather than batch by batch.
     """
 
@@ -548,18 +548,11 @@ class Word2VecDataset(keras.utils.PyDataset):
             self._next_chunk += 1
             yield index
 
-    def stacked_batches(self, count: int = 16) -> Iterator[dict[str, np.ndarray]]:
-        """Endless groups of ``count`` batches, stacked on a leading axis.
-
-        `Word2Vec.fit` feeds these to TensorFlow, which slices the batches
-        apart in C++: one Python call per ``count`` steps instead of one per
-        step through ``tf.data.Dataset.from_generator``.
-        """
-        while True:
-            yield self._stream.take(count)
-
     def stacked_epoch(
-        self, count: int = 16, steps_trained: Callable[[], int] | None = None
+        self,
+        count: int = 16,
+        steps_trained: Callable[[], int] | None = None,
+        batches: int | None = None,
     ) -> Iterator[dict[str, np.ndarray]]:
         """One epoch, ``len(self)`` batches, in groups of up to ``count``.
 
@@ -581,6 +574,8 @@ class Word2VecDataset(keras.utils.PyDataset):
         Args:
             count: batches per group.
             steps_trained: the model's step counter (none: never replay).
+            batches: the epoch's length when not ``len(self)`` (a user's
+                ``steps_per_epoch``).
         """
         with self._epoch_lock:
             self._generation += 1
@@ -589,7 +584,7 @@ class Word2VecDataset(keras.utils.PyDataset):
             if steps is not None and steps == self._last_call_steps:
                 self._replay = self._last_call + self._replay
             self._last_call, self._last_call_steps = [], steps
-        remaining = self._num_batches
+        remaining = self._num_batches if batches is None else batches
         while remaining:
             with self._epoch_lock:
                 if generation != self._generation:

@@ -329,11 +329,10 @@ class Word2Vec(keras.Model):
         each epoch of ``len(dataset)`` batches, so every epoch trains
         exactly those batches whatever ``steps_per_execution`` and under a
         ``tf.distribute`` strategy; on JAX and PyTorch it is used as the
-        ``PyDataset`` it is. If you pass ``steps_per_epoch``, TensorFlow
-        reads the stream endlessly instead: Keras then runs whole groups of
-        ``steps_per_execution`` steps (pass a multiple of it) and a new
-        ``fit`` call drops the few batches the previous one had read ahead.
-        Warns with `EpochMismatchWarning` when the epochs of all ``fit`` calls
+        ``PyDataset`` it is. A ``steps_per_epoch`` you pass sets the
+        epoch's length instead, on every backend (the stream runs on across
+        epochs, so shorter epochs only spread the planned passes over more
+        of them). Warns with `EpochMismatchWarning` when the epochs of all ``fit`` calls
         on one dataset add up to more than ``make_dataset(epochs=...)``
         planned (the learning rate then sits at ``min_alpha``).
         """

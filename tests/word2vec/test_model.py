@@ -388,6 +388,17 @@ def test_each_epoch_trains_its_own_batches_with_the_default_steps_per_call(mode)
     )
 
 
+def test_a_users_steps_per_epoch_sets_the_epoch_length():
+    corpus = _cluster_corpus(sentences=300)
+    model = Word2Vec(Vocabulary.build(corpus, min_count=1), embedding_dim=8, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=64, epochs=3)
+    assert len(dataset) > 5
+    model.compile()
+    model.fit(dataset, epochs=3, steps_per_epoch=5, verbose=0)
+    # 3 epochs of 5 steps (not whole calls of 16 on TensorFlow).
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 15
+
+
 @pytest.mark.tf_only
 def test_tensorflow_feed_has_no_autotune_timer_and_keeps_batch_order():
     # tf.data's autotune thread wakes at doubling intervals (up to 41 s) and
@@ -398,7 +409,9 @@ def test_tensorflow_feed_has_no_autotune_timer_and_keeps_batch_order():
     model = Word2Vec(Vocabulary.build(corpus, min_count=1), embedding_dim=4, seed=0)
     reference = model.make_dataset(corpus, batch_size=16, epochs=1, seed=3)
     fed = model.make_dataset(corpus, batch_size=16, epochs=1, seed=3)
-    pipeline = sparse.stacked_batch_input(fed, fed.stacked_batches, fed.batch_spec())
+    pipeline = sparse.stacked_batch_input(
+        fed, fed.stacked_epoch, fed.batch_spec(), batches=len(fed)
+    )
     assert pipeline.options().autotune.enabled is False
     # The first corpus pass (later ones depend on how negatives were drawn).
     assert len(fed) > 10
@@ -406,3 +419,6 @@ def test_tensorflow_feed_has_no_autotune_timer_and_keeps_batch_order():
         expected = reference[index][0]
         for key in ("inputs", "targets", "progress"):
             np.testing.assert_array_equal(batch[key].numpy(), expected[key])
+    # One iterator is one epoch: it ends after len(fed) batches.
+    assert int(pipeline.cardinality()) == len(fed)
+    assert sum(1 for _ in pipeline) == len(fed)
