@@ -205,8 +205,9 @@ def stacked_batch_input(
             new iterator (a new call) each epoch.
 
     Returns:
-        A ``tf.data.Dataset`` on TensorFlow (endless unless ``batches`` is
-        given: then pass no ``steps_per_epoch``), else ``dataset``.
+        A ``tf.data.Dataset`` on TensorFlow (of ``batches`` batches per
+        iterator; endless without ``batches``: then pass
+        ``steps_per_epoch``), else ``dataset``.
     """
     if backend_name() != "tensorflow":
         return dataset

@@ -468,6 +468,7 @@ class Word2VecDataset(keras.utils.PyDataset):
         self._num_batches = int(num_batches)
         self._planned_epochs = int(epochs)
         self._epochs_requested = 0
+        self._batches_requested = 0
         self._next_chunk = 0
         self._pipelines = 0
         # `stacked_epoch`'s groups not yet trained on, and what its last
@@ -483,26 +484,35 @@ class Word2VecDataset(keras.utils.PyDataset):
         """The number of passes the dataset was made for (its decay plan)."""
         return self._planned_epochs
 
-    def _request_epochs(self, epochs: int) -> None:
-        """Records that ``fit`` will read ``epochs`` more passes; warns past the plan.
+    def _request_epochs(self, epochs: int, steps_per_epoch: int | None = None) -> None:
+        """Records that ``fit`` will read ``epochs`` more epochs; warns past the plan.
 
         The default learning rate falls to ``min_alpha`` at the end of the
         planned passes and stays there, so any further pass trains at the
-        floor rate: almost nothing, at full cost.
+        floor rate: almost nothing, at full cost. Epochs of a user's
+        ``steps_per_epoch`` count by their batches.
         """
         self._epochs_requested += epochs
-        if self._epochs_requested > self._planned_epochs:
-            warnings.warn(
-                EpochMismatchWarning(
-                    f"fit will run {self._epochs_requested} epochs in all on a "
-                    f"dataset made by make_dataset(epochs={self._planned_epochs}): "
-                    "the learning rate reaches min_alpha at the end of the "
-                    f"{self._planned_epochs} planned epochs, so the later ones "
-                    "barely train. Pass the total number of epochs to "
-                    "make_dataset."
-                ),
-                stacklevel=3,
-            )
+        self._batches_requested += epochs * (steps_per_epoch or self._num_batches)
+        planned = self._planned_epochs * self._num_batches
+        if self._batches_requested <= planned:
+            return
+        if steps_per_epoch is None and self._batches_requested == (
+            self._epochs_requested * self._num_batches
+        ):
+            runs = f"{self._epochs_requested} epochs"
+        else:
+            runs = f"{self._batches_requested} batches (planned: {planned})"
+        warnings.warn(
+            EpochMismatchWarning(
+                f"fit will run {runs} in all on a dataset made by "
+                f"make_dataset(epochs={self._planned_epochs}): the learning "
+                "rate reaches min_alpha at the end of the "
+                f"{self._planned_epochs} planned epochs, so the later ones "
+                "barely train. Pass the total number of epochs to make_dataset."
+            ),
+            stacklevel=3,
+        )
 
     @property
     def num_batches(self) -> int:

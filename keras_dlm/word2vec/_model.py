@@ -330,11 +330,13 @@ class Word2Vec(keras.Model):
         exactly those batches whatever ``steps_per_execution`` and under a
         ``tf.distribute`` strategy; on JAX and PyTorch it is used as the
         ``PyDataset`` it is. A ``steps_per_epoch`` you pass sets the
-        epoch's length instead, on every backend (the stream runs on across
-        epochs, so shorter epochs only spread the planned passes over more
-        of them). Warns with `EpochMismatchWarning` when the epochs of all ``fit`` calls
-        on one dataset add up to more than ``make_dataset(epochs=...)``
-        planned (the learning rate then sits at ``min_alpha``).
+        epoch's length instead (the stream runs on across epochs, so
+        shorter epochs only spread the planned passes over more of them; on
+        JAX and PyTorch Keras takes the dataset to end after
+        ``len(dataset)`` batches, so pass a divisor of it there). Warns with `EpochMismatchWarning` when the epochs of all
+        ``fit`` calls on one dataset add up to more than
+        ``make_dataset(epochs=...)`` planned (the learning rate then sits at
+        ``min_alpha``).
         """
         blocks = self._batches_in_blocks(x)
         if blocks != self._context_blocks:
@@ -342,7 +344,10 @@ class Word2Vec(keras.Model):
             self._context_blocks = blocks
             self.train_function = None
         if isinstance(x, Word2VecDataset):
-            x._request_epochs(kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0))
+            x._request_epochs(
+                kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0),
+                kwargs.get("steps_per_epoch"),
+            )
             workers = self.workers or _available_cores()
             data, steps = _input.training_input(
                 self, x, workers, kwargs.pop("steps_per_epoch", None)

@@ -159,6 +159,14 @@ def test_fit_warns_when_it_runs_more_epochs_than_planned():
     fresh = model.make_dataset(CORPUS, batch_size=16, epochs=2)
     with pytest.warns(EpochMismatchWarning, match="5 epochs"):
         model.fit(fresh, epochs=5, verbose=0)
+    # Shorter epochs of a user's steps_per_epoch count by their batches.
+    # (One step an epoch: Keras on JAX and PyTorch wants a divisor of len.)
+    short = model.make_dataset(CORPUS, batch_size=16, epochs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(short, epochs=2 * len(short), steps_per_epoch=1, verbose=0)
+    with pytest.warns(EpochMismatchWarning, match=r"batches \(planned: "):
+        model.fit(short, epochs=1, steps_per_epoch=1, verbose=0)
 
 
 @pytest.mark.parametrize(
