@@ -350,7 +350,8 @@ def _failed_note(result: dict) -> str:
     """What a table row adds when some or all of its runs failed."""
     if not result["failed_runs"]:
         return ""
-    return f"  ({result['failed_runs']} of {result['failed_runs'] + result['repeats']} runs failed: {result['errors'][0]})"
+    runs = result["failed_runs"] + result["repeats"]
+    return f"  ({result['failed_runs']} of {runs} runs failed: {result['errors'][0]})"
 
 
 def _interleaved(jobs: list[tuple[dict, str | None]], repeats: int) -> list[dict]:

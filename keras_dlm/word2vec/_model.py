@@ -333,10 +333,10 @@ class Word2Vec(keras.Model):
         epoch's length instead (the stream runs on across epochs, so
         shorter epochs only spread the planned passes over more of them; on
         JAX and PyTorch Keras takes the dataset to end after
-        ``len(dataset)`` batches, so pass a divisor of it there). Warns with `EpochMismatchWarning` when the epochs of all
-        ``fit`` calls on one dataset add up to more than
-        ``make_dataset(epochs=...)`` planned (the learning rate then sits at
-        ``min_alpha``).
+        ``len(dataset)`` batches, so pass a divisor of it there). Warns
+        with `EpochMismatchWarning` when the batches of all ``fit`` calls on
+        one dataset add up to more than the ``make_dataset(epochs=...)``
+        passes planned (the learning rate then sits at ``min_alpha``).
         """
         blocks = self._batches_in_blocks(x)
         if blocks != self._context_blocks:

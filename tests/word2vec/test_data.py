@@ -305,3 +305,36 @@ def test_cache_is_dropped_when_the_corpus_outgrows_it(monkeypatch):
     # The next pass is read from the corpus again, not from a partial cache.
     ids, _ = next(chunks)
     np.testing.assert_array_equal(ids, first_pass[0][0])
+
+
+def test_stacked_epoch_ends_after_an_epoch_and_replays_what_was_not_trained():
+    """The TensorFlow input's epochs: exactly len(dataset) batches each; a
+    call that starts while the step counter has not moved serves the
+    previous call's groups again; a newer call stops an older generator."""
+    corpus = [["a", "b", "c", "d", "e", "f"]] * 200
+    vocab = Vocabulary.build(corpus, min_count=1, sample=None)
+    model = Word2Vec(vocab, embedding_dim=4, window=2, seed=0)
+    dataset = model.make_dataset(corpus, batch_size=16, epochs=3)
+    assert len(dataset) > 5
+    steps = [0]
+
+    def counter():
+        return steps[0]
+
+    def progress(groups):
+        return np.concatenate([group["progress"] for group in groups])
+
+    # An iterator that reads a little and is dropped before any step ...
+    probe = dataset.stacked_epoch(count=4, steps_trained=counter)
+    read = [next(probe), next(probe)]
+    # ... then the real epoch: it starts with the same groups, ends after
+    # exactly len(dataset) batches, and the dropped generator is stopped.
+    epoch = list(dataset.stacked_epoch(count=4, steps_trained=counter))
+    assert sum(len(group["targets"]) for group in epoch) == len(dataset)
+    np.testing.assert_array_equal(progress(epoch[:2]), progress(read))
+    assert list(probe) == []
+    # Once the model has trained, the next call reads on (no replay).
+    steps[0] = len(dataset)
+    following = list(dataset.stacked_epoch(count=4, steps_trained=counter))
+    assert sum(len(group["targets"]) for group in following) == len(dataset)
+    assert progress(following).ravel()[0] >= progress(epoch).ravel()[-1]
