@@ -329,7 +329,7 @@ class Word2Vec(keras.Model):
         each epoch of ``len(dataset)`` batches, so every epoch trains
         exactly those batches whatever ``steps_per_execution`` and under a
         ``tf.distribute`` strategy; on JAX and PyTorch it is used as the
-        ``PyDataset`` it is. A ``steps_per_epoch`` you pass sets the
+        ``PyDataset`` it is. A ``steps_per_epoch`` you pass (a positive integer) sets the
         epoch's length instead (the stream runs on across epochs, so
         shorter epochs only spread the planned passes over more of them; on
         JAX and PyTorch Keras takes the dataset to end after
@@ -344,6 +344,11 @@ class Word2Vec(keras.Model):
             self._context_blocks = blocks
             self.train_function = None
         if isinstance(x, Word2VecDataset):
+            # Checked before anything is recorded: 0 would silently mean
+            # len(dataset), a negative count an epoch that never ends.
+            check_integer(
+                "steps_per_epoch", kwargs.get("steps_per_epoch"), allow_none=True
+            )
             x._request_epochs(
                 kwargs.get("epochs", 1) - kwargs.get("initial_epoch", 0),
                 kwargs.get("steps_per_epoch"),

@@ -144,6 +144,26 @@ def test_good_values_are_accepted_as_plain_python_types():
     model.make_dataset(CORPUS, batch_size=16, epochs=1, seed=0, shuffle=False)
 
 
+@pytest.mark.parametrize(
+    ("steps", "error"),
+    [(0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError)],
+)
+def test_fit_refuses_a_bad_steps_per_epoch_before_training(steps, error):
+    model = Word2Vec(Vocabulary.build(CORPUS, min_count=1), embedding_dim=4, seed=0)
+    dataset = model.make_dataset(CORPUS, batch_size=16, epochs=1)
+    model.compile()
+    before = model.get_weights()
+    with pytest.raises(error, match="steps_per_epoch"):
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    # Nothing was recorded or trained: the planned epoch still fits.
+    assert int(model.optimizer.iterations.numpy()) == 0
+    for kept, weight in zip(before, model.get_weights(), strict=True):
+        assert (kept == weight).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(dataset, epochs=1, verbose=0)
+
+
 def test_fit_warns_when_it_runs_more_epochs_than_planned():
     model = Word2Vec(_vocab(), embedding_dim=4, window=2, seed=0)
     dataset = model.make_dataset(CORPUS, batch_size=16, epochs=2)
